@@ -1,0 +1,122 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Router is an http.ServeMux whose handlers are counted in Prometheus by
+// route pattern and status code. Register every route through Handle or
+// HandleFunc; the patterns use net/http's syntax ("POST /api/v1/login").
+type Router struct {
+	mux      *http.ServeMux
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// NewRouter returns a Router that registers its metrics on reg; a nil reg
+// keeps the metrics unregistered.
+func NewRouter(reg prometheus.Registerer) *Router {
+	rt := &Router{
+		mux: http.NewServeMux(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bedside_http_requests_total",
+			Help: "HTTP requests by route pattern and status code.",
+		}, []string{"route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "bedside_http_request_duration_seconds",
+			Help:    "HTTP request latency by route pattern.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route"}),
+	}
+	if reg != nil {
+		reg.MustRegister(rt.requests, rt.duration)
+	}
+	return rt
+}
+
+// Handle registers h for pattern.
+func (rt *Router) Handle(pattern string, h http.Handler) {
+	rt.mux.Handle(pattern, rt.instrument(pattern, h))
+}
+
+// HandleFunc registers f for pattern.
+func (rt *Router) HandleFunc(pattern string, f http.HandlerFunc) {
+	rt.Handle(pattern, f)
+}
+
+// ServeHTTP dispatches to the registered handlers. Requests that match no
+// route get the JSON not-found error and count under route "unmatched".
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h, pattern := rt.mux.Handler(r)
+	if pattern == "" {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		if r.Method == http.MethodOptions || isMethodMismatch(h, r) {
+			h.ServeHTTP(sw, r)
+		} else {
+			WriteError(sw, r, nil, NotFound())
+		}
+		rt.observe("unmatched", sw.status, start)
+		return
+	}
+	rt.mux.ServeHTTP(w, r)
+}
+
+// isMethodMismatch reports whether the mux found the path but not the
+// method, in which case its own 405 answer with an Allow header is kept.
+func isMethodMismatch(h http.Handler, r *http.Request) bool {
+	rec := &headerProbe{header: http.Header{}}
+	h.ServeHTTP(rec, r.Clone(r.Context()))
+	return rec.status == http.StatusMethodNotAllowed
+}
+
+func (rt *Router) instrument(pattern string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(sw, r)
+		rt.observe(pattern, sw.status, start)
+	})
+}
+
+func (rt *Router) observe(route string, status int, start time.Time) {
+	rt.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	rt.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+}
+
+// statusWriter records the status code written through it. It passes
+// Unwrap to http.ResponseController so WebSocket upgrades and flushes work.
+type statusWriter struct {
+	http.ResponseWriter
+	status      int
+	wroteHeader bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.status = code
+		w.wroteHeader = true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	w.wroteHeader = true
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// headerProbe discards a response and keeps its status.
+type headerProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *headerProbe) Header() http.Header         { return p.header }
+func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *headerProbe) WriteHeader(code int)        { p.status = code }
