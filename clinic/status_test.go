@@ -1,0 +1,69 @@
+package clinic
+
+import "testing"
+
+var allStatuses = []Status{StatusRequested, StatusScheduled, StatusWaiting, StatusInProgress,
+	StatusCompleted, StatusCancelled, StatusNoShow}
+
+var allTriggers = []Trigger{TriggerConfirm, TriggerCancel, TriggerRescheduleStaff,
+	TriggerReschedulePatient, TriggerHub}
+
+func TestStateMachine(t *testing.T) {
+	// want lists every allowed transition as "from>to by trigger".
+	want := map[string]bool{
+		"requested>scheduled by confirm":               true,
+		"requested>cancelled by cancel":                true,
+		"requested>requested by reschedule by staff":   true,
+		"requested>requested by reschedule by patient": true,
+		"scheduled>cancelled by cancel":                true,
+		"scheduled>scheduled by reschedule by staff":   true,
+		"scheduled>requested by reschedule by patient": true,
+		"scheduled>waiting by hub":                     true,
+		"scheduled>in_progress by hub":                 true,
+		"scheduled>no_show by hub":                     true,
+		"waiting>in_progress by hub":                   true,
+		"waiting>scheduled by hub":                     true,
+		"waiting>no_show by hub":                       true,
+		"waiting>cancelled by cancel":                  true,
+		"in_progress>completed by hub":                 true,
+	}
+	for _, from := range allStatuses {
+		for _, to := range allStatuses {
+			for _, by := range allTriggers {
+				key := string(from) + ">" + string(to) + " by " + string(by)
+				if got := CanTransition(from, to, by); got != want[key] {
+					t.Errorf("%s: got %v, want %v", key, got, want[key])
+				}
+			}
+		}
+	}
+}
+
+func TestFinalStatusesHaveNoExit(t *testing.T) {
+	for _, tr := range Transitions() {
+		if tr.From.Final() {
+			t.Errorf("transition %s to %s by %s leaves final status", tr.From, tr.To, tr.By)
+		}
+	}
+}
+
+func TestRescheduleTarget(t *testing.T) {
+	tests := []struct {
+		from Status
+		by   Trigger
+		to   Status
+		ok   bool
+	}{
+		{StatusRequested, TriggerReschedulePatient, StatusRequested, true},
+		{StatusScheduled, TriggerReschedulePatient, StatusRequested, true},
+		{StatusScheduled, TriggerRescheduleStaff, StatusScheduled, true},
+		{StatusWaiting, TriggerRescheduleStaff, "", false},
+		{StatusCancelled, TriggerReschedulePatient, "", false},
+	}
+	for _, tt := range tests {
+		to, ok := rescheduleTarget(tt.from, tt.by)
+		if to != tt.to || ok != tt.ok {
+			t.Errorf("%s by %s: got %q %v, want %q %v", tt.from, tt.by, to, ok, tt.to, tt.ok)
+		}
+	}
+}
