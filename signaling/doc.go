@@ -1,0 +1,29 @@
+// Package signaling is the WebSocket hub: it authenticates connections,
+// runs one room per consultation with a waiting room, relays SDP offers,
+// answers and ICE candidates between each participant and the SFU, and
+// pushes message notifications, admin alerts and session revocations to
+// online devices.
+//
+// New returns a Hub, which serves the /ws endpoint as an http.Handler. The
+// hub depends on three ports that the server wiring provides:
+// Authenticator (session tokens), Rooms (who may join a consultation, and
+// when) and Media (the SFU). It never reads or relays message content:
+// NotifyMessage carries ids only.
+//
+// Protocol: the client connects with the subprotocol "bedside.v1", sends
+// its session token in an auth message first, then joins a consultation. A
+// host (clinician) is admitted at once; anyone else waits until a host
+// admits them. Only admitted participants exchange SDP and candidates with
+// the SFU. A participant whose connection drops keeps its place for
+// Config.ResumeGrace and resumes with the token from its joined message.
+// docs/signaling.md specifies every message, state machine, error code,
+// close code and rejection rule.
+//
+// Each connection has one reader and one writer goroutine and a bounded
+// outbound queue. Broadcasting never blocks: a connection whose queue is
+// full is closed as a slow consumer.
+//
+// Caveats: the audit address is the TCP peer address; forwarding headers of
+// a reverse proxy are not trusted. Rooms live in this process only, so
+// every participant of a consultation must reach the same hub.
+package signaling

@@ -1,0 +1,60 @@
+package signaling
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors a Rooms implementation returns from AuthorizeJoin.
+var (
+	// ErrNotFound covers both a consultation that does not exist and an
+	// actor who is not one of its participants.
+	ErrNotFound = errors.New("consultation not found")
+	// ErrOutsideWindow means the actor is a participant but the current time
+	// lies outside the appointment window.
+	ErrOutsideWindow = errors.New("outside the appointment window")
+)
+
+// Errors returned by Decode.
+var (
+	// ErrMalformed wraps every reason a message is not valid JSON of the
+	// expected shape: syntax, field types, unknown or missing fields, values
+	// out of range.
+	ErrMalformed = errors.New("malformed message")
+	// ErrUnknownType means the message's type names no client message.
+	ErrUnknownType = errors.New("unknown message type")
+)
+
+// ErrInvalidConfig is returned by New for a Config it cannot run with.
+var ErrInvalidConfig = errors.New("invalid signaling config")
+
+// requestError is a failure reported to the client as an error message. Its
+// message text is written for the client and never contains internal detail.
+type requestError struct {
+	code    Code
+	message string
+}
+
+func (e *requestError) Error() string { return fmt.Sprintf("%s: %s", e.code, e.message) }
+
+func newRequestError(code Code, message string) *requestError {
+	return &requestError{code: code, message: message}
+}
+
+// Errors reported to clients. Each is one value so tests and handlers
+// compare them with errors.Is.
+var (
+	errAlreadyAuthenticated = newRequestError(CodeAlreadyAuthenticated, "this connection is already authenticated")
+	errRateLimited          = newRequestError(CodeRateLimited, "too many messages: slow down")
+	errNotFound             = newRequestError(CodeNotFound, "consultation not found")
+	errOutsideWindow        = newRequestError(CodeOutsideWindow, "the consultation is not open at this time: join within its appointment window")
+	errAlreadyJoined        = newRequestError(CodeAlreadyJoined, "this connection is already in a consultation: send leave first")
+	errNotJoined            = newRequestError(CodeNotJoined, "this connection is not in a consultation: send join first")
+	errNotAdmitted          = newRequestError(CodeNotAdmitted, "wait in the waiting room until a host admits you")
+	errNotHost              = newRequestError(CodeForbidden, "only a host of the consultation may do this")
+	errHostTarget           = newRequestError(CodeForbidden, "a host cannot be denied or removed")
+	errUnknownParticipant   = newRequestError(CodeUnknownParticipant, "no such participant in this consultation")
+	errNotWaiting           = newRequestError(CodeUnknownParticipant, "no such participant in the waiting room")
+	errMediaFailed          = newRequestError(CodeMediaFailed, "the media server rejected the request: restart negotiation with a new offer")
+	errInternal             = newRequestError(CodeInternal, "internal server error: try again later")
+)

@@ -1,0 +1,135 @@
+package signaling
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/bedside-health/bedside/policy"
+)
+
+// Authenticator validates the session token a client sends in its first
+// message. Implementations must be safe for concurrent use.
+type Authenticator interface {
+	// Authenticate returns the actor the token belongs to. Any error closes
+	// the connection with CloseAuthFailed; the error text never reaches the
+	// client.
+	Authenticate(ctx context.Context, token string) (policy.Actor, error)
+}
+
+// Rooms decides who may join a consultation and records its status.
+// Implementations must be safe for concurrent use.
+type Rooms interface {
+	// AuthorizeJoin returns the actor's place in the consultation. It must
+	// return an error wrapping ErrNotFound both for a consultation that does
+	// not exist and for an actor who is not on its participant list, so the
+	// client cannot tell the two apart. It returns an error wrapping
+	// ErrOutsideWindow, only to a listed participant, when now lies outside
+	// the appointment window. The hub reports any other error as an internal
+	// error.
+	AuthorizeJoin(ctx context.Context, actor policy.Actor, consultationID string, now time.Time) (Grant, error)
+
+	// SetStatus records a status transition of the consultation. The hub
+	// calls it for one consultation at a time, in order, and logs an error
+	// without retrying.
+	SetStatus(ctx context.Context, consultationID string, status Status) error
+}
+
+// Grant is an actor's place in a consultation.
+type Grant struct {
+	// Host marks a clinician of the consultation: a host joins directly,
+	// sees the waiting room and may admit, deny and remove others.
+	Host bool
+	// Role is the actor's role as shown to the other participants.
+	Role policy.Role
+}
+
+// Status is a consultation status the hub reports through Rooms.SetStatus.
+type Status string
+
+// Consultation statuses.
+const (
+	// StatusWaiting: a participant is in the waiting room and the
+	// consultation has not started.
+	StatusWaiting Status = "waiting"
+	// StatusInProgress: a host and at least one other participant are
+	// admitted at the same time.
+	StatusInProgress Status = "in-progress"
+	// StatusCompleted: the last participant left a consultation that was in
+	// progress.
+	StatusCompleted Status = "completed"
+)
+
+// Media is the selective forwarding unit. Implementations must be safe for
+// concurrent use.
+type Media interface {
+	// Join creates the media peer of participantID in roomID. The SFU sends
+	// its own offers and candidates through sig. The hub calls Join again
+	// with the same participant id after it closed the previous peer, for
+	// example when a participant resumes after a reconnect.
+	Join(roomID, participantID string, sig MediaSignaler) (MediaPeer, error)
+	// TURNCredentials returns short-lived TURN credentials for
+	// participantID, or false when no TURN server is configured.
+	TURNCredentials(participantID string) (TURNCredentials, bool)
+}
+
+// MediaSignaler carries SFU-initiated signaling to one participant. The SFU
+// calls it from its own goroutines; the hub's implementation never blocks on
+// the network and drops what it cannot queue.
+type MediaSignaler interface {
+	SendOffer(sdp string)
+	SendCandidate(c webrtc.ICECandidateInit)
+	// Closed reports that the SFU closed the peer, for example after an ICE
+	// failure. The hub tells the client, which may send a new offer.
+	Closed(reason error)
+}
+
+// MediaPeer is one participant's connection to the SFU. The hub calls its
+// methods from one goroutine at a time per peer, in the order the client
+// sent the messages.
+type MediaPeer interface {
+	// HandleOffer applies a client offer and returns the SFU's answer.
+	HandleOffer(sdp string) (string, error)
+	// HandleAnswer applies the client's answer to an SFU offer.
+	HandleAnswer(sdp string) error
+	// AddICECandidate adds a remote candidate. A candidate that arrives
+	// before its session description is buffered by the SFU.
+	AddICECandidate(c webrtc.ICECandidateInit) error
+	// Close releases the peer. It must be safe to call more than once.
+	Close() error
+}
+
+// TURNCredentials are short-lived credentials for the embedded TURN server.
+type TURNCredentials struct {
+	URLs       []string
+	Username   string
+	Credential string
+	TTL        time.Duration
+}
+
+// LogValue redacts the credential.
+func (t TURNCredentials) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.Any("urls", t.URLs),
+		slog.Duration("ttl", t.TTL),
+	)
+}
+
+// ICEServer is a STUN or TURN server as the browser's RTCIceServer
+// dictionary names it.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// Alert is a security alert pushed to online administrators. It carries
+// identifiers only, never content.
+type Alert struct {
+	ID       string    `json:"id"`
+	Severity string    `json:"severity"`
+	Type     string    `json:"type"`
+	Time     time.Time `json:"time"`
+}

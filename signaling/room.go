@@ -1,0 +1,393 @@
+package signaling
+
+import (
+	"cmp"
+	"context"
+	"crypto/subtle"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bedside-health/bedside/policy"
+)
+
+// room is the live state of one consultation. It exists while it has at
+// least one participant, connected or within its reconnect grace period.
+type room struct {
+	id string
+	h  *Hub
+
+	// statusMu serializes Rooms.SetStatus calls; recorded is the last status
+	// stored.
+	statusMu sync.Mutex
+	recorded Status
+
+	mu           sync.Mutex
+	closed       bool // removed from Hub.rooms; joiners must look up again
+	participants map[string]*participant
+	seq          uint64 // orders participants by arrival
+	status       Status // latest status, recorded by syncStatus
+	started      bool   // the consultation has been in progress
+}
+
+// participant is one connection's place in a room. It outlives its
+// connection for the reconnect grace period. Fields written under room.mu
+// that the media code reads without that lock are atomic.
+type participant struct {
+	id     string
+	userID string
+	device string
+	role   policy.Role
+	host   bool
+	seq    uint64
+	room   *room
+	media  mediaSlot
+
+	conn     atomic.Pointer[conn] // nil while disconnected
+	admitted atomic.Bool
+	gone     atomic.Bool // removed from the room
+
+	// Guarded by room.mu.
+	presence string
+	resume   string
+	grace    *time.Timer
+}
+
+func (p *participant) entry() RosterEntry {
+	return RosterEntry{
+		Participant: p.id,
+		User:        p.userID,
+		Device:      p.device,
+		Role:        p.role,
+		Host:        p.host,
+		Presence:    p.presence,
+	}
+}
+
+// lockRoom returns the room of a consultation, created if needed, with its
+// lock held.
+func (h *Hub) lockRoom(id string) *room {
+	for {
+		h.mu.Lock()
+		r := h.rooms[id]
+		if r == nil {
+			r = &room{id: id, h: h, participants: make(map[string]*participant)}
+			h.rooms[id] = r
+			h.metrics.rooms.Inc()
+		}
+		h.mu.Unlock()
+
+		r.mu.Lock()
+		if !r.closed {
+			return r
+		}
+		r.mu.Unlock()
+	}
+}
+
+// closeIfEmptyLocked marks an empty room closed and reports whether the
+// caller must call deleteRoom after unlocking.
+func (r *room) closeIfEmptyLocked() bool {
+	if len(r.participants) > 0 || r.closed {
+		return false
+	}
+	r.closed = true
+	return true
+}
+
+func (h *Hub) deleteRoom(r *room) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.rooms[r.id] == r {
+		delete(h.rooms, r.id)
+		h.metrics.rooms.Dec()
+	}
+}
+
+// addLocked creates a participant for c with a fresh resume token.
+func (r *room) addLocked(c *conn, g Grant) *participant {
+	r.seq++
+	p := &participant{
+		id:       newID(),
+		userID:   c.actor.UserID,
+		device:   c.device,
+		role:     g.Role,
+		host:     g.Host,
+		seq:      r.seq,
+		room:     r,
+		presence: PresenceActive,
+		resume:   newID(),
+	}
+	p.admitted.Store(g.Host)
+	p.conn.Store(c)
+	c.part.Store(p)
+	r.participants[p.id] = p
+	return p
+}
+
+// findResumableLocked returns the participant of userID whose resume
+// token equals token, or nil. Every token is compared in constant time.
+func (r *room) findResumableLocked(token, userID string) *participant {
+	var found *participant
+	for _, p := range r.participants {
+		if subtle.ConstantTimeCompare([]byte(p.resume), []byte(token)) == 1 && p.userID == userID {
+			found = p
+		}
+	}
+	return found
+}
+
+// removeLocked takes p out of the room and tells the others. The caller
+// must then call finishRemoval.
+func (r *room) removeLocked(p *participant, reason string) {
+	if p.gone.Load() {
+		return
+	}
+	p.gone.Store(true)
+	delete(r.participants, p.id)
+	r.stopGraceLocked(p)
+	if c := p.conn.Load(); c != nil {
+		c.part.CompareAndSwap(p, nil)
+		p.conn.Store(nil)
+	}
+	if p.admitted.Load() {
+		r.broadcastLocked(TypeParticipantLeft, ParticipantLeftMessage{
+			Header:       Header{Type: TypeParticipantLeft},
+			Consultation: r.id,
+			Participant:  p.entry(),
+			Reason:       reason,
+		}, nil, isAdmitted)
+	} else {
+		r.sendWaitingListLocked()
+	}
+}
+
+// finishRemoval closes p's media, records the status and deletes an empty
+// room. The caller must not hold r.mu.
+func (h *Hub) finishRemoval(r *room, p *participant, statusChanged, empty bool) {
+	h.closeMedia(p)
+	if statusChanged {
+		r.syncStatus()
+	}
+	if empty {
+		h.deleteRoom(r)
+	}
+}
+
+// settleLocked updates the status and closes an empty room. It returns
+// whether the status changed and whether the room must be deleted.
+func (r *room) settleLocked() (statusChanged, empty bool) {
+	statusChanged = r.updateStatusLocked()
+	return statusChanged, r.closeIfEmptyLocked()
+}
+
+func (r *room) stopGraceLocked(p *participant) {
+	if p.grace != nil && p.grace.Stop() {
+		r.h.wg.Done() // the timer's function will not run
+	}
+	p.grace = nil
+}
+
+// disconnect handles the end of a connection. A participant keeps its
+// place for ResumeGrace, unless the session was revoked or the hub is
+// shutting down.
+func (h *Hub) disconnect(c *conn) {
+	p := c.part.Swap(nil)
+	if p == nil {
+		return
+	}
+	r := p.room
+	r.mu.Lock()
+	if p.conn.Load() != c || p.gone.Load() {
+		r.mu.Unlock()
+		return
+	}
+	if c.revoked.Load() || h.closing.Load() {
+		r.removeLocked(p, LeftReasonRevoked)
+		changed, empty := r.settleLocked()
+		r.mu.Unlock()
+		h.finishRemoval(r, p, changed && !h.closing.Load(), empty)
+		h.recordRoom(c, "room.leave", r.id, p, map[string]string{"reason": LeftReasonRevoked})
+		return
+	}
+
+	p.conn.Store(nil)
+	p.presence = PresenceDisconnected
+	r.presenceChangedLocked(p)
+	h.wg.Add(1)
+	p.grace = time.AfterFunc(h.cfg.ResumeGrace, func() {
+		defer h.wg.Done()
+		h.expire(p)
+	})
+	r.mu.Unlock()
+	h.closeMedia(p)
+	c.log.Info("participant disconnected: waiting for resume", "consultation", r.id, "participant", p.id)
+}
+
+// expire removes a participant whose grace period ended without a resume.
+func (h *Hub) expire(p *participant) {
+	r := p.room
+	r.mu.Lock()
+	p.grace = nil
+	if p.gone.Load() || p.conn.Load() != nil {
+		r.mu.Unlock()
+		return
+	}
+	r.removeLocked(p, LeftReasonTimeout)
+	changed, empty := r.settleLocked()
+	r.mu.Unlock()
+	h.finishRemoval(r, p, changed, empty)
+	h.log.Info("participant removed after grace period", "consultation", r.id, "participant", p.id)
+	h.record(context.Background(), roomEvent("room.leave", p.userID, r.id, "", p,
+		map[string]string{"reason": LeftReasonTimeout}))
+}
+
+// expireAll ends the grace periods of a room's disconnected participants;
+// Shutdown calls it.
+func (h *Hub) expireAll(r *room) {
+	r.mu.Lock()
+	var gone []*participant
+	for _, p := range r.participants {
+		if p.conn.Load() == nil {
+			r.removeLocked(p, LeftReasonTimeout)
+			gone = append(gone, p)
+		}
+	}
+	_, empty := r.settleLocked()
+	r.mu.Unlock()
+	for _, p := range gone {
+		h.closeMedia(p)
+	}
+	if empty {
+		h.deleteRoom(r)
+	}
+}
+
+// presenceChangedLocked tells the others about p's presence: admitted
+// participants through a presence message, hosts through the waiting list.
+func (r *room) presenceChangedLocked(p *participant) {
+	if !p.admitted.Load() {
+		r.sendWaitingListLocked()
+		return
+	}
+	r.broadcastLocked(TypePresence, PresenceUpdate{
+		Header:       Header{Type: TypePresence},
+		Consultation: r.id,
+		Participant:  p.id,
+		Status:       p.presence,
+	}, p, isAdmitted)
+}
+
+// updateStatusLocked recomputes the consultation status and reports
+// whether it changed.
+func (r *room) updateStatusLocked() bool {
+	var host, guest, waiting bool
+	for _, p := range r.participants {
+		switch {
+		case !p.admitted.Load():
+			waiting = true
+		case p.host:
+			host = true
+		default:
+			guest = true
+		}
+	}
+	s := r.status
+	switch {
+	case host && guest:
+		s, r.started = StatusInProgress, true
+	case len(r.participants) == 0 && r.started:
+		s = StatusCompleted
+	case !r.started && waiting:
+		s = StatusWaiting
+	}
+	changed := s != r.status
+	r.status = s
+	return changed
+}
+
+// syncStatus records the room's latest status through Rooms.SetStatus.
+// Calls are serialized per room, so the last recorded status is the latest.
+func (r *room) syncStatus() {
+	r.statusMu.Lock()
+	defer r.statusMu.Unlock()
+	r.mu.Lock()
+	s := r.status
+	r.mu.Unlock()
+	if s == r.recorded || s == "" {
+		return
+	}
+	if err := r.h.cfg.Rooms.SetStatus(r.h.ctx, r.id, s); err != nil {
+		r.h.log.Error("record consultation status", "consultation", r.id, "status", s, "err", err)
+		return
+	}
+	r.recorded = s
+}
+
+func isAdmitted(p *participant) bool { return p.admitted.Load() }
+func isHost(p *participant) bool     { return p.host && p.admitted.Load() }
+
+// broadcastLocked encodes v once and queues it to every connected
+// participant that match accepts, except skip.
+func (r *room) broadcastLocked(typ string, v any, skip *participant, match func(*participant) bool) {
+	var b []byte
+	for _, p := range r.participants {
+		c := p.conn.Load()
+		if p == skip || c == nil || !match(p) {
+			continue
+		}
+		if b == nil {
+			b = encode(r.h.log, v)
+		}
+		c.send(typ, b)
+	}
+}
+
+// rosterLocked lists the admitted participants in arrival order.
+func (r *room) rosterLocked() []RosterEntry {
+	return r.listLocked(isAdmitted)
+}
+
+// waitingLocked lists the waiting room in arrival order.
+func (r *room) waitingLocked() []RosterEntry {
+	return r.listLocked(func(p *participant) bool { return !p.admitted.Load() })
+}
+
+func (r *room) listLocked(match func(*participant) bool) []RosterEntry {
+	ps := make([]*participant, 0, len(r.participants))
+	for _, p := range r.participants {
+		if match(p) {
+			ps = append(ps, p)
+		}
+	}
+	slices.SortFunc(ps, func(a, b *participant) int { return cmp.Compare(a.seq, b.seq) })
+	entries := make([]RosterEntry, len(ps))
+	for i, p := range ps {
+		entries[i] = p.entry()
+	}
+	return entries
+}
+
+func (r *room) sendWaitingListLocked() {
+	r.broadcastLocked(TypeWaitingList, WaitingListMessage{
+		Header:       Header{Type: TypeWaitingList},
+		Consultation: r.id,
+		Waiting:      r.waitingLocked(),
+	}, nil, isHost)
+}
+
+// turn returns the TURN part of joined and admitted messages. Callers hold
+// r.mu, so Media.TURNCredentials must not call back into the hub.
+func (r *room) turn(p *participant) *TURNMessagePart {
+	t, ok := r.h.cfg.Media.TURNCredentials(p.id)
+	if !ok {
+		return nil
+	}
+	return &TURNMessagePart{
+		URLs:       t.URLs,
+		Username:   t.Username,
+		Credential: t.Credential,
+		TTL:        int64(t.TTL / time.Second),
+	}
+}
