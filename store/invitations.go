@@ -70,8 +70,8 @@ func (db *DB) RedeemReset(tokenHash []byte, change func(*Grant, *Account) error)
 }
 
 // DeleteGrantsBefore removes invitations and password resets that expired
-// before now and clears the matching hash on their accounts. It returns how
-// many grants it removed.
+// before now and returns how many it removed. The accounts keep the hash,
+// which then matches no grant.
 func (db *DB) DeleteGrantsBefore(now time.Time) (int, error) {
 	n := 0
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
@@ -163,4 +163,30 @@ func putAuthRecord(b *bolt.Bucket, key []byte, v any) error {
 		return fmt.Errorf("encode: %w", err)
 	}
 	return b.Put(key, raw)
+}
+
+// Invitation returns the invitation stored under tokenHash, or ErrNotFound.
+func (db *DB) Invitation(tokenHash []byte) (*Grant, error) {
+	return db.grant(BucketInvitations, tokenHash)
+}
+
+// Reset returns the password-reset grant stored under tokenHash, or
+// ErrNotFound.
+func (db *DB) Reset(tokenHash []byte) (*Grant, error) {
+	return db.grant(BucketResets, tokenHash)
+}
+
+func (db *DB) grant(bucket, tokenHash []byte) (*Grant, error) {
+	var g Grant
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucket).Get(tokenHash)
+		if raw == nil {
+			return fmt.Errorf("token: %w", ErrNotFound)
+		}
+		return json.Unmarshal(raw, &g)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &g, nil
 }

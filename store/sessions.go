@@ -282,3 +282,20 @@ func (db *DB) DeleteChallengesBefore(now time.Time) (int, error) {
 	})
 	return n, err
 }
+
+// UpdateUserSession applies change to the user's session with the given
+// id, or returns ErrNotFound when the user has no such session.
+func (db *DB) UpdateUserSession(userID, sessionID string, change func(*Session) error) (*Session, error) {
+	var hash []byte
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		hash = bytes.Clone(tx.Bucket(BucketSessions).Get(userSessionKey(userID, sessionID)))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if hash == nil {
+		return nil, fmt.Errorf("session %s: %w", sessionID, ErrNotFound)
+	}
+	return db.UpdateSession(hash, change)
+}

@@ -1,0 +1,221 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/bedside-health/bedside/audit"
+	"github.com/bedside-health/bedside/policy"
+	"github.com/bedside-health/bedside/store"
+)
+
+// Invitation is a new invitation. Token is shown once to the inviter, who
+// passes it to the invitee; only its SHA-256 digest is stored.
+type Invitation struct {
+	AccountID string      `json:"account_id"`
+	Email     string      `json:"email"`
+	Role      policy.Role `json:"role"`
+	Token     string      `json:"token"`
+	ExpiresAt time.Time   `json:"expires_at"`
+}
+
+// LogValue keeps the token out of logs.
+func (i Invitation) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("account", i.AccountID), slog.String("role", string(i.Role)))
+}
+
+// mayInvite reports whether inviter may invite an account of role: staff
+// accounts only by administrators, patients also by clinicians and nurses.
+func mayInvite(inviter policy.Role, role policy.Role) bool {
+	switch inviter {
+	case policy.RoleAdmin:
+		return true
+	case policy.RoleClinician, policy.RoleNurse:
+		return role == policy.RolePatient
+	}
+	return false
+}
+
+// CreateUser creates an account in status invited and returns its
+// one-time enrollment token, valid for Config.InvitationTTL. The operator
+// command that creates the first administrator uses it; it checks no
+// caller. displayName may be empty, in which case the invitee sets it.
+func (s *Service) CreateUser(ctx context.Context, email string, role policy.Role, displayName string) (Invitation, error) {
+	return s.invite(ctx, "", email, role, displayName)
+}
+
+// Invite creates an invitation on behalf of inviter, who must have a
+// second factor if staff. An email address whose account is still invited
+// with the same role gets a new token, which retires the old one.
+func (s *Service) Invite(ctx context.Context, inviter policy.Actor, email string, role policy.Role,
+	displayName string,
+) (Invitation, error) {
+	if !SecondFactorSatisfied(inviter) {
+		return Invitation{}, ErrSecondFactorRequired
+	}
+	if !mayInvite(inviter.Role, role) {
+		s.record(ctx, audit.Event{
+			Type: "auth.invitation.create", ActorID: inviter.UserID, Outcome: audit.OutcomeDenied,
+			Detail: map[string]string{"role": string(role)},
+		})
+		return Invitation{}, ErrForbidden
+	}
+	return s.invite(ctx, inviter.UserID, email, role, displayName)
+}
+
+func (s *Service) invite(ctx context.Context, inviterID, email string, role policy.Role,
+	displayName string,
+) (Invitation, error) {
+	norm, err := NormalizeEmail(email)
+	if err != nil {
+		return Invitation{}, err
+	}
+	if _, err := policy.ParseRole(string(role)); err != nil {
+		return Invitation{}, fmt.Errorf("invite: %w", err)
+	}
+	if displayName != "" {
+		if displayName, err = normalizeDisplayName(displayName); err != nil {
+			return Invitation{}, err
+		}
+	}
+	now := s.now()
+	token, digest := newToken(prefixInvitation)
+	grant := &store.Grant{CreatedBy: inviterID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.InvitationTTL)}
+
+	existing, err := s.db.AccountByEmail(norm)
+	switch {
+	case err == nil:
+		grant.AccountID = existing.ID
+		_, err = s.db.IssueInvitation(digest, grant, func(a *store.Account) error {
+			if Status(a.Status) != StatusInvited || a.Role != string(role) {
+				return ErrEmailTaken
+			}
+			return nil
+		})
+	case errors.Is(err, store.ErrNotFound):
+		grant.AccountID = newID()
+		err = s.db.CreateInvitedAccount(&store.Account{
+			ID: grant.AccountID, Email: norm, DisplayName: displayName, Role: string(role),
+			Status: string(StatusInvited), CreatedAt: now, UpdatedAt: now,
+		}, digest, grant)
+	}
+	if err != nil {
+		return Invitation{}, mapStoreError(err)
+	}
+	s.record(ctx, audit.Event{
+		Type: "auth.invitation.create", ActorID: inviterID, TargetID: grant.AccountID,
+		Outcome: audit.OutcomeSuccess, Detail: map[string]string{"role": string(role)},
+	})
+	return Invitation{
+		AccountID: grant.AccountID, Email: norm, Role: role, Token: token, ExpiresAt: grant.ExpiresAt,
+	}, nil
+}
+
+// acceptInvitation sets the password (and the display name, when given
+// or still empty) of an invited account and activates it. The token is
+// used up only when everything succeeds.
+func (s *Service) acceptInvitation(ctx context.Context, token, password, displayName string, c client) (Account, error) {
+	if err := s.throttle.allowAddress(c.Address); err != nil {
+		return Account{}, err
+	}
+	digest, ok := parseToken(prefixInvitation, token)
+	if !ok {
+		s.throttle.fail("", c.Address)
+		return Account{}, ErrTokenInvalid
+	}
+	grant, err := s.db.Invitation(digest)
+	if err != nil || !s.now().Before(grant.ExpiresAt) {
+		s.throttle.fail("", c.Address)
+		return Account{}, ErrTokenInvalid
+	}
+	a, err := s.db.Account(grant.AccountID)
+	if err != nil || Status(a.Status) != StatusInvited {
+		return Account{}, ErrTokenInvalid
+	}
+	name := a.DisplayName
+	if displayName != "" || name == "" {
+		if name, err = normalizeDisplayName(displayName); err != nil {
+			return Account{}, err
+		}
+	}
+	hash, err := s.newPasswordHash(ctx, password, a, name)
+	if err != nil {
+		return Account{}, err
+	}
+
+	now := s.now()
+	a, err = s.db.RedeemInvitation(digest, func(g *store.Grant, acct *store.Account) error {
+		if !now.Before(g.ExpiresAt) || Status(acct.Status) != StatusInvited {
+			return ErrTokenInvalid
+		}
+		acct.PasswordHash = hash
+		acct.PasswordChangedAt = now
+		acct.DisplayName = name
+		acct.Status = string(StatusActive)
+		acct.UpdatedAt = now
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return Account{}, ErrTokenInvalid
+	}
+	if err != nil {
+		return Account{}, err
+	}
+	s.record(ctx, audit.Event{
+		Type: "auth.invitation.accept", ActorID: a.ID, TargetID: a.ID, Address: c.Address,
+		Outcome: audit.OutcomeSuccess, Detail: map[string]string{"role": a.Role},
+	})
+	return accountView(a), nil
+}
+
+// signup creates an active patient account when Config.SelfSignup is on.
+func (s *Service) signup(ctx context.Context, email, password, displayName string, c client) (Account, error) {
+	if !s.cfg.SelfSignup {
+		return Account{}, ErrSignupDisabled
+	}
+	if err := s.throttle.allowAddress(c.Address); err != nil {
+		return Account{}, err
+	}
+	norm, err := NormalizeEmail(email)
+	if err != nil {
+		return Account{}, err
+	}
+	name, err := normalizeDisplayName(displayName)
+	if err != nil {
+		return Account{}, err
+	}
+	now := s.now()
+	a := &store.Account{
+		ID: newID(), Email: norm, DisplayName: name, Role: string(policy.RolePatient),
+		Status: string(StatusActive), CreatedAt: now, UpdatedAt: now, PasswordChangedAt: now,
+	}
+	if a.PasswordHash, err = s.newPasswordHash(ctx, password, a, name); err != nil {
+		return Account{}, err
+	}
+	// NOTE: a taken address answers 409, which tells a caller that the
+	// address has an account; the address rate limit bounds how fast
+	// anyone can probe.
+	if err := s.db.CreateAccount(a); err != nil {
+		return Account{}, mapStoreError(err)
+	}
+	s.record(ctx, audit.Event{
+		Type: "auth.signup", ActorID: a.ID, TargetID: a.ID, Address: c.Address,
+		Outcome: audit.OutcomeSuccess,
+	})
+	return accountView(a), nil
+}
+
+// newPasswordHash checks password against the rules for account a with
+// display name name, and returns its argon2id hash.
+func (s *Service) newPasswordHash(ctx context.Context, password string, a *store.Account, name string) (string, error) {
+	err := checkPassword(password, passwordContext{
+		role: policy.Role(a.Role), email: a.Email, displayName: name, issuer: s.cfg.Issuer,
+	})
+	if err != nil {
+		return "", err
+	}
+	return s.hasher.hash(ctx, password)
+}

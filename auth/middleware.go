@@ -1,0 +1,108 @@
+package auth
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/bedside-health/bedside/api"
+	"github.com/bedside-health/bedside/policy"
+)
+
+// tokenQueryNames are query parameters that commonly carry credentials.
+// A request with any of them is rejected, because URLs end up in logs,
+// browser history and Referer headers.
+var tokenQueryNames = []string{"access_token", "token", "session", "bearer", "authorization", "auth"}
+
+// Middleware authenticates the bearer token in the Authorization header,
+// when there is one, and stores the Actor in the request context with
+// policy.WithActor. A request without the header continues anonymous; a
+// request with a malformed, unknown or expired token gets 401 and stops
+// here. A request that carries a token in its query string gets 400,
+// whatever its header says.
+func (s *Service) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tokenInURL(r) {
+			api.WriteError(w, r, s.log, api.BadRequest("token_in_url",
+				"credentials must not appear in the URL; send the session token in the Authorization header"))
+			return
+		}
+		header := r.Header.Get("Authorization")
+		if header == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		scheme, token, ok := strings.Cut(header, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			api.WriteError(w, r, s.log, toAPIError(w, ErrSessionInvalid))
+			return
+		}
+		actor, err := s.Authenticate(r.Context(), strings.TrimSpace(token))
+		if err != nil {
+			if !errors.Is(err, ErrSessionInvalid) {
+				s.log.Error("authenticate request failed", "route", r.Pattern, "err", err)
+			}
+			api.WriteError(w, r, s.log, toAPIError(w, ErrSessionInvalid))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(policy.WithActor(r.Context(), actor)))
+	})
+}
+
+func tokenInURL(r *http.Request) bool {
+	if r.URL.RawQuery == "" {
+		return false
+	}
+	if looksLikeToken(r.URL.RawQuery) {
+		return true
+	}
+	for name := range r.URL.Query() {
+		for _, bad := range tokenQueryNames {
+			if strings.EqualFold(name, bad) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// RequireActor returns the authenticated Actor of the request, ready to
+// reach health data: it fails with api.Unauthorized when the request has
+// no valid session, and with 403 second_factor_required for a staff
+// session that has not presented a second factor. Use it in every handler
+// outside the sign-in and enrollment endpoints; policy checks come after.
+func RequireActor(r *http.Request) (policy.Actor, error) {
+	a, err := RequireSession(r)
+	if err != nil {
+		return a, err
+	}
+	if !SecondFactorSatisfied(a) {
+		return policy.Actor{}, toAPIError(nil, ErrSecondFactorRequired)
+	}
+	return a, nil
+}
+
+// RequireSession returns the authenticated Actor of the request whatever
+// its second-factor state, or api.Unauthorized. Only endpoints a staff
+// member needs before enrolling a second factor use it: /me, TOTP
+// enrollment, the session list and sign-out.
+func RequireSession(r *http.Request) (policy.Actor, error) {
+	a, ok := policy.ActorFrom(r.Context())
+	if !ok {
+		return policy.Actor{}, api.Unauthorized()
+	}
+	return a, nil
+}
+
+// RequireAdmin returns the Actor when it is an administrator with a
+// second factor, and an *api.Error otherwise.
+func RequireAdmin(r *http.Request) (policy.Actor, error) {
+	a, err := RequireActor(r)
+	if err != nil {
+		return a, err
+	}
+	if a.Role != policy.RoleAdmin {
+		return policy.Actor{}, api.Forbidden("only administrators may manage accounts")
+	}
+	return a, nil
+}
