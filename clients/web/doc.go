@@ -8,6 +8,6 @@
 // /api/ paths. The server mounts it at "/" below its API routes.
 //
 // Caveat: a binary built before `npm run build` embeds only a placeholder
-// and serves a page that says how to build the app. `make build` runs the
+// and serves a page that explains how to build the app. `make build` runs the
 // npm build first. docs/web.md describes the app's screens and its tests.
 package web

@@ -15,9 +15,9 @@ import (
 	"github.com/bedside-health/bedside/api"
 )
 
-// dist is the output of `npm run build`. A fresh clone holds only
+// dist is the output of `npm run build`. A fresh clone contains only
 // dist/.gitkeep, so the package compiles before npm has run and then serves
-// a page that says how to build the app.
+// a page that explains how to build the app.
 //
 //go:embed all:dist
 var dist embed.FS
@@ -25,7 +25,7 @@ var dist embed.FS
 // indexFile is the app's entry page, served for every route of the app.
 const indexFile = "index.html"
 
-// assetsDir holds the files whose names carry a content hash, so they may
+// assetsDir contains the files whose names carry a content hash, so they may
 // be cached for a year.
 const assetsDir = "assets/"
 
@@ -50,7 +50,7 @@ var contentTypes = map[string]string{
 	".wasm":        "application/wasm",
 }
 
-// notBuiltPage is served in place of the app when dist holds no index.html.
+// notBuiltPage is served in place of the app when dist contains no index.html.
 const notBuiltPage = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Bedside</title></head>
 <body><h1>The web app is not built</h1>
@@ -59,8 +59,8 @@ const notBuiltPage = `<!doctype html>
 server again. The HTTP API and WebSocket work without it.</p></body></html>
 `
 
-// Files returns the built app rooted at its top directory. It holds only a
-// placeholder file when the app was not built before `go build`.
+// Files returns the built app rooted at its top directory. It contains only a
+// placeholder file when `go build` ran before the app was built.
 func Files() fs.FS {
 	sub, err := fs.Sub(dist, "dist")
 	if err != nil {
@@ -69,7 +69,7 @@ func Files() fs.FS {
 	return sub
 }
 
-// Built reports whether files holds a built app.
+// Built reports whether files contains a built app.
 func Built(files fs.FS) bool {
 	_, err := fs.Stat(files, indexFile)
 	return err == nil
@@ -187,6 +187,6 @@ func serve(w http.ResponseWriter, r *http.Request, name string, f *file) {
 	} else {
 		hd.Set("Cache-Control", "no-cache")
 	}
-	// ServeContent answers If-None-Match and Range requests from the ETag.
+	// ServeContent handles If-None-Match and Range requests using the ETag.
 	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(f.data))
 }

@@ -1,0 +1,215 @@
+// The application context every screen receives, and the page shell around
+// the screens: top bar, role-based navigation, the main region and toasts.
+
+import type { Api } from './api';
+import { h, replace } from './dom';
+import type { Params, Router, View, ViewFactory } from './router';
+import { roleLabel, type Role, type Session } from './session';
+
+export type Access = 'public' | 'signed-in' | Role[];
+
+export class App {
+  private view: View | null = null;
+  private renderSeq = 0;
+  private disposers: (() => void)[] = [];
+  main!: HTMLElement;
+  nav!: HTMLElement;
+  who!: HTMLElement;
+  toasts!: HTMLElement;
+  // notice carries one message to the next screen, such as "session expired".
+  notice = '';
+  // prefillEmail fills the sign-in form after an invitation was accepted.
+  prefillEmail = '';
+
+  constructor(
+    readonly api: Api,
+    readonly session: Session,
+    readonly router: Router,
+  ) {}
+
+  // Register a screen with the roles that may open it.
+  route(path: string, access: Access, factory: ViewFactory): void {
+    this.router.add(path, (params: Params) => this.guard(access, factory, params));
+  }
+
+  go(path: string, opts?: { replace?: boolean }): void {
+    this.router.go(path, opts);
+  }
+
+  // Run fn when the signed-in user changes or signs out (sockets, timers).
+  onSignOut(fn: () => void): void {
+    this.disposers.push(fn);
+  }
+
+  sessionExpired(): void {
+    this.releaseSessionResources();
+    this.session.clear();
+    this.notice = 'Your session has expired. Sign in again to continue.';
+    this.go('/signin', { replace: true });
+  }
+
+  async signOut(): Promise<void> {
+    this.releaseSessionResources();
+    await this.session.signOut();
+    this.notice = 'You are signed out.';
+    this.go('/signin', { replace: true });
+  }
+
+  // Show a short message in the corner; tone "critical" or "high" marks an alert.
+  toast(title: string, body: string, tone = 'info', ms = 10000): void {
+    const close = h('button', { class: 'link-button', type: 'button', 'aria-label': 'Dismiss' }, 'Dismiss');
+    const el = h('div', { class: `toast toast-${tone}`, role: 'status' }, h('strong', null, title), h('p', null, body), close);
+    close.addEventListener('click', () => el.remove());
+    this.toasts.appendChild(el);
+    if (ms > 0) setTimeout(() => el.remove(), ms);
+  }
+
+  homePath(): string {
+    switch (this.session.me?.role) {
+      case 'admin':
+        return '/admin/users';
+      case 'clinician':
+      case 'nurse':
+        return '/day';
+      case undefined:
+        return '/signin';
+      default:
+        return '/consultations';
+    }
+  }
+
+  async render(path: string): Promise<void> {
+    const seq = ++this.renderSeq;
+    const { factory, params } = this.router.resolve(path);
+    let next: View;
+    try {
+      next = await factory(params);
+    } catch (err) {
+      next = errorView(err);
+    }
+    if (seq !== this.renderSeq) {
+      next.dispose?.();
+      return; // a later navigation won
+    }
+    this.view?.dispose?.();
+    this.view = next;
+    replace(this.main, next.el);
+    document.title = `${next.title} · Bedside`;
+    this.updateNav(path);
+    // Move focus to the new content so keyboard and screen reader users
+    // start at the top of the new screen.
+    const heading = this.main.querySelector('h1');
+    if (heading) {
+      heading.setAttribute('tabindex', '-1');
+      heading.focus({ preventScroll: false });
+    } else {
+      this.main.focus();
+    }
+  }
+
+  private async guard(access: Access, factory: ViewFactory, params: Params): Promise<View> {
+    if (access === 'public') return factory(params);
+    const me = this.session.me;
+    if (!me) {
+      queueMicrotask(() => this.go('/signin', { replace: true }));
+      return { el: h('p', null, 'Redirecting to sign-in…'), title: 'Sign in' };
+    }
+    if (me.role !== 'patient' && !this.session.secondFactor) {
+      queueMicrotask(() => this.go('/enroll', { replace: true }));
+      return { el: h('p', null, 'Two-step sign-in must be set up first…'), title: 'Set up two-step sign-in' };
+    }
+    if (Array.isArray(access) && !access.includes(me.role)) {
+      return {
+        el: h(
+          'section',
+          { class: 'panel' },
+          h('h1', null, 'Not available'),
+          h('p', null, `This page is not available to the ${roleLabel(me.role).toLowerCase()} role.`),
+          h('a', { href: this.homePath() }, 'Go to your start page'),
+        ),
+        title: 'Not available',
+      };
+    }
+    return factory(params);
+  }
+
+  private releaseSessionResources(): void {
+    const fns = this.disposers;
+    this.disposers = [];
+    for (const fn of fns) {
+      try {
+        fn();
+      } catch {
+        // Closing a socket that is already closed is fine.
+      }
+    }
+  }
+
+  updateNav(path: string): void {
+    const me = this.session.me;
+    const links: [string, string][] = [];
+    if (me && (me.role === 'patient' || this.session.secondFactor)) {
+      if (me.role === 'clinician' || me.role === 'nurse') links.push(['/day', 'My day']);
+      if (me.role !== 'admin') {
+        links.push(['/consultations', 'Consultations']);
+        links.push(['/threads', 'Messages']);
+      }
+      if (me.role === 'admin') {
+        links.push(['/admin/users', 'Users']);
+        links.push(['/admin/invitations', 'Invitations']);
+        links.push(['/admin/audit', 'Audit trail']);
+        links.push(['/admin/alerts', 'Alerts']);
+      }
+      links.push(['/account', 'Account']);
+    }
+    links.push(['/privacy', 'Your privacy']);
+    replace(
+      this.nav,
+      links.map(([href, label]) =>
+        h('a', { href, 'aria-current': path === href || path.startsWith(href + '/') ? 'page' : false }, label),
+      ),
+    );
+    if (me) {
+      const out = h('button', { type: 'button' }, 'Sign out');
+      out.addEventListener('click', () => void this.signOut());
+      replace(this.who, h('span', null, `${me.display_name || me.email} · ${roleLabel(me.role)}`), ' ', out);
+    } else {
+      replace(this.who, h('a', { href: '/signin' }, 'Sign in'));
+    }
+  }
+}
+
+function errorView(err: unknown): View {
+  const msg = err instanceof Error ? err.message : String(err);
+  return {
+    el: h(
+      'section',
+      { class: 'panel' },
+      h('h1', null, 'Something went wrong'),
+      h('p', { class: 'status status-error', role: 'alert' }, msg),
+      h('p', null, 'Reload the page to try again.'),
+    ),
+    title: 'Error',
+  };
+}
+
+export function mountShell(app: App, root: HTMLElement): void {
+  app.nav = h('nav', { class: 'nav', 'aria-label': 'Main' });
+  app.who = h('div', { class: 'who row' });
+  app.main = h('main', { id: 'main', tabindex: '-1' });
+  app.toasts = h('div', { class: 'toasts', 'aria-live': 'polite' });
+  const header = h('header', { class: 'topbar' }, h('a', { class: 'brand', href: '/' }, 'Bedside'), app.nav, app.who);
+  const footer = h(
+    'footer',
+    { class: 'footer' },
+    h('a', { href: '/privacy' }, 'How Bedside protects your data'),
+  );
+  replace(root, header, app.main, footer, app.toasts);
+  // The skip link targets #main; focus it without changing the route.
+  document.querySelector('.skip-link')?.addEventListener('click', (ev) => {
+    ev.preventDefault();
+    app.main.focus();
+  });
+  app.router.onChange((path) => void app.render(path));
+  app.session.onChange(() => app.updateNav(location.pathname));
+}
