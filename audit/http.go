@@ -1,0 +1,255 @@
+package audit
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/bedside-health/bedside/api"
+	"github.com/bedside-health/bedside/policy"
+	"github.com/bedside-health/bedside/store"
+)
+
+// TypeAlertList is a denied attempt to list alerts; successful listings
+// are not recorded, because admin screens poll them.
+const TypeAlertList = "admin.alert_list"
+
+// Paging limits of the alert list.
+const (
+	defaultAlertPage = 100
+	maxAlertPage     = 500
+)
+
+// Register adds the admin endpoints of the audit log and alerts to rt
+// (docs/api.md, "Audit"). Every endpoint requires an administrator signed
+// in with a second factor.
+func (l *Log) Register(rt *api.Router) {
+	rt.HandleFunc("GET /api/v1/admin/alerts", l.handleListAlerts)
+	rt.HandleFunc("POST /api/v1/admin/alerts/{id}/ack", l.handleAckAlert)
+	rt.HandleFunc("GET /api/v1/admin/audit", l.handleReadAudit)
+	rt.HandleFunc("GET /api/v1/admin/audit/export", l.handleExportAudit)
+}
+
+// authorize is the single access decision for every endpoint of this
+// package: an administrator whose session passed a second factor.
+//
+// TODO(audit): replace with the clinic access policy once it decides
+// admin actions, keeping this function as the one call site.
+func authorize(a policy.Actor, authenticated bool) error {
+	switch {
+	case !authenticated:
+		return api.Unauthorized()
+	case a.Role != policy.RoleAdmin:
+		return api.Forbidden("only administrators may read the audit log and alerts")
+	case !a.SecondFactor:
+		return api.Forbidden("sign in again with your second factor to read the audit log and alerts")
+	}
+	return nil
+}
+
+// admit runs authorize for r and, when it denies, records the attempt as
+// an event of type action with outcome denied and writes the error.
+func (l *Log) admit(w http.ResponseWriter, r *http.Request, action string) (policy.Actor, bool) {
+	a, ok := policy.ActorFrom(r.Context())
+	if err := authorize(a, ok); err != nil {
+		l.Record(r.Context(), Event{
+			Type: action, ActorID: a.UserID, Address: api.ClientAddr(r), Outcome: OutcomeDenied,
+		})
+		api.WriteError(w, r, l.log, err)
+		return policy.Actor{}, false
+	}
+	return a, true
+}
+
+type alertList struct {
+	Alerts []Alert `json:"alerts"`
+	// NextBefore is the before parameter of the next page, absent at the
+	// end.
+	NextBefore string `json:"next_before,omitempty"`
+}
+
+func (l *Log) handleListAlerts(w http.ResponseWriter, r *http.Request) {
+	if _, ok := l.admit(w, r, TypeAlertList); !ok {
+		return
+	}
+	q := r.URL.Query()
+	var query store.AlertQuery
+	var err error
+	if query.Unacknowledged, err = boolParam(q.Get("unacknowledged")); err != nil {
+		api.WriteError(w, r, l.log, api.BadRequest("invalid_parameter",
+			"unacknowledged must be true or false"))
+		return
+	}
+	if query.Before, err = uintParam(q.Get("before")); err != nil {
+		api.WriteError(w, r, l.log, api.BadRequest("invalid_parameter",
+			"before must be an alert id from next_before"))
+		return
+	}
+	if query.Limit, err = limitParam(q.Get("limit"), defaultAlertPage, maxAlertPage); err != nil {
+		api.WriteError(w, r, l.log, err)
+		return
+	}
+	stored, err := l.db.ListAlerts(query)
+	if err != nil {
+		api.WriteError(w, r, l.log, err)
+		return
+	}
+	out := alertList{Alerts: make([]Alert, 0, len(stored))}
+	for _, a := range stored {
+		out.Alerts = append(out.Alerts, alertFromStore(a))
+	}
+	if len(stored) == query.Limit {
+		out.NextBefore = strconv.FormatUint(stored[len(stored)-1].ID, 10)
+	}
+	api.WriteJSON(w, http.StatusOK, out)
+}
+
+func (l *Log) handleAckAlert(w http.ResponseWriter, r *http.Request) {
+	actor, ok := l.admit(w, r, TypeAlertAck)
+	if !ok {
+		return
+	}
+	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+	if err != nil || id == 0 {
+		api.WriteError(w, r, l.log, api.BadRequest("invalid_parameter",
+			"the alert id must be a positive integer from the alert list"))
+		return
+	}
+	// The body is optional; when present it must be an empty JSON object.
+	if r.ContentLength != 0 {
+		var empty struct{}
+		if err := api.DecodeJSON(w, r, 0, &empty); err != nil {
+			api.WriteError(w, r, l.log, err)
+			return
+		}
+	}
+	stored, changed, err := l.db.AckAlert(id, actor.UserID, l.now())
+	if errors.Is(err, store.ErrNotFound) {
+		api.WriteError(w, r, l.log, api.NotFound())
+		return
+	}
+	if err != nil {
+		api.WriteError(w, r, l.log, err)
+		return
+	}
+	if changed {
+		l.Record(r.Context(), Event{
+			Type: TypeAlertAck, ActorID: actor.UserID, TargetID: strconv.FormatUint(id, 10),
+			Address: api.ClientAddr(r), Outcome: OutcomeSuccess,
+		})
+	}
+	api.WriteJSON(w, http.StatusOK, alertFromStore(stored))
+}
+
+func (l *Log) handleReadAudit(w http.ResponseWriter, r *http.Request) {
+	actor, ok := l.admit(w, r, TypeAuditRead)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	var query Query
+	var err error
+	if query.Since, err = timeParam(q.Get("since")); err != nil {
+		api.WriteError(w, r, l.log, err)
+		return
+	}
+	if query.After, err = uintParam(q.Get("after")); err != nil {
+		api.WriteError(w, r, l.log, api.BadRequest("invalid_parameter",
+			"after must be a sequence number from next_after"))
+		return
+	}
+	if query.Limit, err = limitParam(q.Get("limit"), DefaultPageSize, MaxPageSize); err != nil {
+		api.WriteError(w, r, l.log, err)
+		return
+	}
+	page, err := ReadRecords(l.db, query)
+	if err != nil {
+		api.WriteError(w, r, l.log, err)
+		return
+	}
+	if page.Records == nil {
+		page.Records = []Record{}
+	}
+	l.Record(r.Context(), Event{
+		Type: TypeAuditRead, ActorID: actor.UserID, Address: api.ClientAddr(r), Outcome: OutcomeSuccess,
+		Detail: map[string]string{
+			DetailCount: strconv.Itoa(len(page.Records)),
+			"after":     strconv.FormatUint(query.After, 10),
+		},
+	})
+	api.WriteJSON(w, http.StatusOK, page)
+}
+
+// handleExportAudit streams the log as JSON lines. The export is recorded
+// when it ends, with its outcome and record count, and raises the
+// audit_export alert.
+func (l *Log) handleExportAudit(w http.ResponseWriter, r *http.Request) {
+	actor, ok := l.admit(w, r, TypeAuditExport)
+	if !ok {
+		return
+	}
+	since, err := timeParam(r.URL.Query().Get("since"))
+	if err != nil {
+		api.WriteError(w, r, l.log, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Disposition", `attachment; filename="bedside-audit.jsonl"`)
+	w.WriteHeader(http.StatusOK)
+	n, err := export(r.Context(), l.db, w, since)
+
+	detail := map[string]string{DetailCount: strconv.Itoa(n)}
+	if !since.IsZero() {
+		detail[DetailSince] = since.UTC().Format(time.RFC3339)
+	}
+	outcome := OutcomeSuccess
+	if err != nil {
+		outcome = OutcomeFailure
+		l.log.Warn("audit export ended early", slog.String("err", err.Error()))
+	}
+	l.Record(r.Context(), Event{
+		Type: TypeAuditExport, ActorID: actor.UserID, Address: api.ClientAddr(r),
+		Outcome: outcome, Detail: detail,
+	})
+}
+
+func boolParam(s string) (bool, error) {
+	if s == "" {
+		return false, nil
+	}
+	return strconv.ParseBool(s)
+}
+
+func uintParam(s string) (uint64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	return strconv.ParseUint(s, 10, 64)
+}
+
+func limitParam(s string, def, max int) (int, error) {
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > max {
+		return 0, api.BadRequest("invalid_parameter",
+			"limit must be an integer from 1 to "+strconv.Itoa(max))
+	}
+	return n, nil
+}
+
+func timeParam(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, api.BadRequest("invalid_parameter",
+			"since must be an RFC 3339 time such as 2025-01-31T08:00:00Z")
+	}
+	return t, nil
+}

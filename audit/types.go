@@ -1,0 +1,141 @@
+package audit
+
+// Event types: the contract between the packages that emit events and the
+// detectors that read them. docs/audit.md lists, for each type, what
+// ActorID, TargetID and Detail hold. Emit these constants, never literals.
+const (
+	// TypeLogin is a password sign-in attempt. TargetID is the account the
+	// credentials named (empty when no account matched), ActorID is set on
+	// success, Outcome is success or failure.
+	TypeLogin = "auth.login"
+	// TypeSecondFactor is a TOTP or recovery-code check after the
+	// password; TargetID is the account, Detail "method" is totp or
+	// recovery. Failures count as failed logins.
+	TypeSecondFactor = "auth.second_factor"
+	// TypeLockout is an account or address locked after failed attempts.
+	TypeLockout = "auth.lockout"
+	// TypeLogout is a session ended by its owner.
+	TypeLogout = "auth.logout"
+	// TypePasswordChange is a password change or reset.
+	TypePasswordChange = "auth.password_change"
+	// TypeSecondFactorEnroll is a TOTP enrolment or recovery-code reset.
+	TypeSecondFactorEnroll = "auth.second_factor_enroll"
+	// TypeSessionRevoke is a session revoked by an administrator or by the
+	// owner from another session; TargetID is the session id.
+	TypeSessionRevoke = "session.revoke"
+
+	// TypeAccountCreate is a new account; TargetID is the account,
+	// Detail "role" its role.
+	TypeAccountCreate = "account.create"
+	// TypeRoleChange is a role change; TargetID is the account, Detail
+	// "old_role" and "new_role" the roles.
+	TypeRoleChange = "account.role_change"
+	// TypeAccountDisable is an account disabled; TargetID is the account.
+	TypeAccountDisable = "account.disable"
+	// TypeAccountEnable is a disabled account enabled again.
+	TypeAccountEnable = "account.enable"
+
+	// TypeDeviceRegister is a device key added to an account; TargetID is
+	// the device id, Detail "role" the role of the account owning it.
+	TypeDeviceRegister = "device.register"
+	// TypeDeviceRevoke is a device key revoked; TargetID is the device id.
+	TypeDeviceRevoke = "device.revoke"
+
+	// TypeConsultationCreate is a consultation scheduled; TargetID is the
+	// consultation.
+	TypeConsultationCreate = "consultation.create"
+	// TypeConsultationJoin is a participant entering a consultation or its
+	// waiting room; Detail "role" is the actor's role.
+	TypeConsultationJoin = "consultation.join"
+	// TypeConsultationLeave is a participant leaving or dropping out.
+	TypeConsultationLeave = "consultation.leave"
+	// TypeConsultationAdmit is a clinician admitting a patient from the
+	// waiting room; Detail "role" is the actor's role.
+	TypeConsultationAdmit = "consultation.admit"
+
+	// TypeMessageSend is an encrypted message accepted; TargetID is the
+	// conversation, Detail "message_id", "bytes" (ciphertext size) and
+	// "role" (the actor's role).
+	TypeMessageSend = "message.send"
+	// TypeMessageFetch is messages delivered to a device; Detail "count"
+	// and "role".
+	TypeMessageFetch = "message.fetch"
+	// TypeAttachmentUpload is an encrypted attachment stored; Detail
+	// "bytes" is its ciphertext size.
+	TypeAttachmentUpload = "attachment.upload"
+	// TypeAttachmentDownload is an encrypted attachment downloaded;
+	// TargetID is the attachment, Detail "bytes" (decimal ciphertext bytes
+	// sent) and "role" (the actor's role).
+	TypeAttachmentDownload = "attachment.download"
+
+	// TypeAuditRead is a page of the audit log read through the admin API.
+	TypeAuditRead = "audit.read"
+	// TypeAuditExport is an export of the audit log; it always raises an
+	// alert.
+	TypeAuditExport = "audit.export"
+	// TypeAuditDropped is written by the audit log itself after events were
+	// lost because its queue stayed full; Detail "count" is how many.
+	TypeAuditDropped = "audit.dropped"
+	// TypeInvalidEvent replaces the type of an event whose type was not a
+	// valid dotted name.
+	TypeInvalidEvent = "audit.invalid_event"
+
+	// TypeAlertAck is an administrator acknowledging an alert; TargetID is
+	// the alert id.
+	TypeAlertAck = "admin.alert_ack"
+	// AdminTypePrefix starts the type of every other administrative
+	// action ("admin.account_update", "admin.backup"): emitters may add
+	// types under it.
+	AdminTypePrefix = "admin."
+
+	// TypeServerStart is the server starting; Detail holds its non-secret
+	// configuration (listen address, TLS on or off, version).
+	TypeServerStart = "server.start"
+	// TypeServerStop is an orderly shutdown.
+	TypeServerStop = "server.stop"
+)
+
+// Detail keys with a meaning to the detectors or the admin screens.
+const (
+	DetailBytes    = "bytes"    // decimal byte count
+	DetailCount    = "count"    // decimal count
+	DetailRole     = "role"     // role of the actor, or of the device owner
+	DetailOldRole  = "old_role" // role before an account.role_change
+	DetailNewRole  = "new_role" // role after an account.role_change
+	DetailMethod   = "method"   // second-factor method: totp or recovery
+	DetailReason   = "reason"   // short machine-readable reason of a failure
+	DetailSince    = "since"    // RFC 3339 start time of an audit export
+	DetailStripped = "stripped" // set by the log: detail entries it removed
+)
+
+// knownTypes are the types counted under their own name in metrics; any
+// other type is counted as "other", which keeps label cardinality bounded.
+var knownTypes = map[string]bool{
+	TypeLogin: true, TypeSecondFactor: true, TypeLockout: true, TypeLogout: true,
+	TypePasswordChange: true, TypeSecondFactorEnroll: true, TypeSessionRevoke: true,
+	TypeAccountCreate: true, TypeRoleChange: true, TypeAccountDisable: true,
+	TypeAccountEnable: true, TypeDeviceRegister: true, TypeDeviceRevoke: true,
+	TypeConsultationCreate: true, TypeConsultationJoin: true, TypeConsultationLeave: true,
+	TypeConsultationAdmit: true, TypeMessageSend: true, TypeMessageFetch: true,
+	TypeAttachmentUpload: true, TypeAttachmentDownload: true, TypeAuditRead: true,
+	TypeAuditExport: true, TypeAuditDropped: true, TypeInvalidEvent: true,
+	TypeAlertAck: true, TypeServerStart: true, TypeServerStop: true,
+}
+
+// phiTypes are the events that reach health information: the clinic-hours
+// detector watches them.
+var phiTypes = map[string]bool{
+	TypeConsultationJoin:   true,
+	TypeConsultationAdmit:  true,
+	TypeMessageSend:        true,
+	TypeMessageFetch:       true,
+	TypeAttachmentUpload:   true,
+	TypeAttachmentDownload: true,
+}
+
+func metricType(t string) string {
+	if knownTypes[t] {
+		return t
+	}
+	return "other"
+}
