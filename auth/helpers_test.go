@@ -225,3 +225,22 @@ const (
 	patientPassword = "correct horse battery"
 	staffPassword   = "violet lantern harbour"
 )
+
+// admin creates an administrator with a confirmed second factor and
+// returns a session token verified by it.
+func (e *env) admin() string {
+	e.t.Helper()
+	e.user("admin@example.org", policy.RoleAdmin, staffPassword)
+	token := e.login("admin@example.org", staffPassword)
+	e.enroll(token)
+	return token
+}
+
+func mustStored(t *testing.T, e *env, id string) *store.Account {
+	t.Helper()
+	a, err := e.db.Account(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}

@@ -227,13 +227,14 @@ func (s *Service) loginSecondFactor(ctx context.Context, challenge, code string,
 		return loginResult{}, err
 	}
 
-	a, method, err := s.useSecondFactor(a.ID, code)
+	updated, method, err := s.useSecondFactor(a.ID, code)
 	if errors.Is(err, ErrCodeInvalid) {
 		return loginResult{}, s.failSecondFactor(ctx, a, ch, digest, c)
 	}
 	if err != nil {
 		return loginResult{}, err
 	}
+	a = updated
 	s.throttle.reset(a.Email)
 	sess, err := s.createSession(ctx, a, true, c)
 	if err != nil {
