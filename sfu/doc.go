@@ -1,0 +1,55 @@
+// Package sfu is Bedside's media relay: a selective forwarding unit built on
+// Pion WebRTC v4. It owns one PeerConnection per participant, forwards every
+// published audio and video track to the other participants of the room,
+// asks publishers for keyframes, and runs the network side of media: one UDP
+// port for all peers (ICE UDP mux), an optional public address for hosts
+// behind 1:1 NAT, and an optional embedded TURN server (package turnrelay)
+// that relays only to the SFU itself.
+//
+// # API flow
+//
+// The signaling hub authenticates a participant, authorizes it for a room,
+// and then:
+//
+//  1. calls SFU.Join(roomID, participantID, signaler), and hands the client
+//     SFU.TURNCredentials(participantID) when TURN is on;
+//  2. passes the client's offer to Peer.HandleOffer and sends back the answer,
+//     and passes client candidates to Peer.AddICECandidate (before or after
+//     the offer: early ones are buffered);
+//  3. relays what the SFU sends through the Signaler: SendOffer when tracks
+//     come or go (the client answers through Peer.HandleAnswer),
+//     SendCandidate, and Closed when the SFU drops the peer;
+//  4. calls Peer.Close when the participant leaves or its signaling
+//     connection ends.
+//
+// The client makes the first offer. Afterwards both sides may offer: the
+// client to add or remove its tracks or to restart ICE after a network change
+// (createOffer with iceRestart), the SFU to add or remove the tracks it
+// forwards. When offers cross, the SFU is the polite side of the "perfect
+// negotiation" pattern: it rolls its own offer back, answers the client, and
+// offers again afterwards. The client is the impolite side: it ignores an SFU
+// offer that arrives while it has an offer of its own outstanding.
+//
+// Each forwarded track reaches a subscriber with the publisher's
+// participant ID as its MediaStream ID (msid) and the publisher's track ID.
+//
+// # Caveats
+//
+//   - Signaling order: SendOffer must reach the client after the answer
+//     returned by the HandleOffer call before it. The SFU waits
+//     NegotiationDelay after HandleOffer before it offers; a hub that queues
+//     the answer on the peer's ordered outbound queue as soon as HandleOffer
+//     returns (or reserves the queue slot before calling it) meets this.
+//   - No simulcast layer selection and no bandwidth estimation: the first
+//     simulcast layer to arrive is forwarded, and a subscriber gets the
+//     publisher's bitrate. TWCC feedback is generated for publishers only.
+//   - Header extensions are stripped when forwarding, because their IDs are
+//     negotiated per PeerConnection (audio levels and video orientation are
+//     not passed on).
+//   - A subscriber whose browser lacks the publisher's codec (for example
+//     H.264 in some builds) does not receive that track.
+//   - ICE candidates that a client sends are used as given; the SFU does not
+//     filter remote addresses, so connectivity checks go wherever a client's
+//     candidates point (STUN binding requests only, bounded by ICE pacing).
+//   - TURN relays IPv4 only.
+package sfu

@@ -1,0 +1,318 @@
+package sfu
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// HandleOffer applies a client offer and returns the SFU's answer. It serves
+// the first offer, client renegotiation (tracks added or removed) and ICE
+// restart (an offer with new ICE credentials, from createOffer with
+// iceRestart). The answer carries the SFU's candidates.
+//
+// Glare: when the offer crosses an SFU offer that the client has not
+// answered, the SFU yields. It rolls its own offer back, answers the client,
+// and sends a fresh offer with its pending changes NegotiationDelay after
+// HandleOffer returns. An answer that the client may still send for the
+// rolled-back offer gets ErrNoPendingOffer from HandleAnswer.
+//
+// The caller must queue the returned answer for the client before the SFU's
+// next SendOffer can be delivered; queuing it right after HandleOffer returns
+// meets this, because the SFU waits NegotiationDelay before offering.
+func (p *Peer) HandleOffer(offerSDP string) (string, error) {
+	if len(offerSDP) > MaxSDPBytes {
+		return "", fmt.Errorf("handle offer of %d bytes: %w", len(offerSDP), ErrSDPTooLarge)
+	}
+	sd, err := parseSDP(offerSDP)
+	if err != nil {
+		return "", fmt.Errorf("handle offer: %w: %v", ErrInvalidSDP, err)
+	}
+	sending := countSendingMedia(sd)
+	if sending > p.s.cfg.MaxTracksPerParticipant {
+		return "", fmt.Errorf("handle offer with %d tracks, participant maximum %d: %w",
+			sending, p.s.cfg.MaxTracksPerParticipant, ErrTooManyTracks)
+	}
+	if others := p.room.trackCount(p); others+sending > p.s.cfg.MaxTracksPerRoom {
+		return "", fmt.Errorf("handle offer with %d tracks, %d already in room, room maximum %d: %w",
+			sending, others, p.s.cfg.MaxTracksPerRoom, ErrTooManyTracks)
+	}
+
+	p.negMu.Lock()
+	var answer string
+	if len(sd.MediaDescriptions) == 0 {
+		answer, err = p.answerEmptyLocked(sd)
+	} else {
+		answer, err = p.answerLocked(offerSDP)
+	}
+	first := err == nil && !p.answered
+	if err == nil {
+		p.answered = true
+	}
+	p.negMu.Unlock()
+	if err != nil {
+		return "", err
+	}
+
+	if first {
+		for _, f := range p.room.markSubscribable(p) {
+			p.subscribe(f)
+		}
+	}
+	p.resumeNegotiation()
+	return answer, nil
+}
+
+func (p *Peer) answerLocked(offerSDP string) (string, error) {
+	if p.isClosed() {
+		return "", fmt.Errorf("handle offer: %w", ErrClosed)
+	}
+	if p.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
+		// Glare: the SFU is the polite side and yields.
+		p.s.m.glare.Add(1)
+		p.log.Debug("client offer crossed ours, rolling back")
+		if err := p.pc.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback}); err != nil {
+			return "", fmt.Errorf("handle offer: roll back own offer: %w", err)
+		}
+		p.mu.Lock()
+		p.negPending = true
+		p.mu.Unlock()
+	}
+
+	offer := webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offerSDP}
+	if err := p.pc.SetRemoteDescription(offer); err != nil {
+		return "", fmt.Errorf("handle offer: %w: %v", ErrInvalidSDP, err)
+	}
+	p.flushCandidatesLocked()
+
+	answer, err := p.pc.CreateAnswer(nil)
+	if err != nil {
+		return "", fmt.Errorf("handle offer: create answer: %w", err)
+	}
+	if err := p.setLocalLocked(answer); err != nil {
+		return "", fmt.Errorf("handle offer: %w", err)
+	}
+	return p.pc.LocalDescription().SDP, nil
+}
+
+// answerEmptyLocked answers an offer without media sections. Pion rejects
+// such an offer because it has no ICE credentials, and there is nothing to
+// negotiate, so the SFU answers with a session-level description and leaves
+// the PeerConnection untouched. Its first own offer then sets up ICE and
+// DTLS.
+func (p *Peer) answerEmptyLocked(offer *sdp.SessionDescription) (string, error) {
+	if p.isClosed() {
+		return "", fmt.Errorf("handle offer: %w", ErrClosed)
+	}
+	if p.pc.SignalingState() != webrtc.SignalingStateStable {
+		return "", fmt.Errorf("handle offer without media in state %s: %w",
+			p.pc.SignalingState(), ErrInvalidSDP)
+	}
+	answer := sdp.SessionDescription{
+		Origin: sdp.Origin{
+			Username:       "-",
+			SessionID:      offer.Origin.SessionID,
+			SessionVersion: offer.Origin.SessionVersion,
+			NetworkType:    "IN",
+			AddressType:    "IP4",
+			UnicastAddress: "0.0.0.0",
+		},
+		SessionName:      "-",
+		TimeDescriptions: []sdp.TimeDescription{{}},
+	}
+	raw, err := answer.Marshal()
+	if err != nil {
+		return "", fmt.Errorf("handle offer without media: %w", err)
+	}
+	return string(raw), nil
+}
+
+// setLocalLocked applies a local description and waits (bounded) until the
+// candidates are gathered, so the SDP carries them.
+func (p *Peer) setLocalLocked(desc webrtc.SessionDescription) error {
+	gathered := webrtc.GatheringCompletePromise(p.pc)
+	if err := p.pc.SetLocalDescription(desc); err != nil {
+		return fmt.Errorf("set local %s: %w", desc.Type, err)
+	}
+	timer := time.NewTimer(gatherTimeout)
+	defer timer.Stop()
+	select {
+	case <-gathered:
+	case <-timer.C:
+		p.log.Warn("candidate gathering timed out, sending the description without all candidates",
+			"timeout", gatherTimeout.String())
+	}
+	return nil
+}
+
+// HandleAnswer applies the client's answer to the SFU's last offer.
+func (p *Peer) HandleAnswer(answerSDP string) error {
+	if len(answerSDP) > MaxSDPBytes {
+		return fmt.Errorf("handle answer of %d bytes: %w", len(answerSDP), ErrSDPTooLarge)
+	}
+	p.negMu.Lock()
+	err := p.applyAnswerLocked(answerSDP)
+	if err == nil {
+		p.markNegotiated()
+	}
+	p.negMu.Unlock()
+	if err != nil {
+		return err
+	}
+	p.requestKeyframes()
+	p.resumeNegotiation()
+	return nil
+}
+
+func (p *Peer) applyAnswerLocked(answerSDP string) error {
+	if p.isClosed() {
+		return fmt.Errorf("handle answer: %w", ErrClosed)
+	}
+	if p.pc.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
+		return fmt.Errorf("handle answer in state %s: %w", p.pc.SignalingState(), ErrNoPendingOffer)
+	}
+	answer := webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answerSDP}
+	if err := p.pc.SetRemoteDescription(answer); err != nil {
+		return fmt.Errorf("handle answer: %w: %v", ErrInvalidSDP, err)
+	}
+	p.flushCandidatesLocked()
+	return nil
+}
+
+// AddICECandidate adds a client candidate. A candidate that arrives before
+// the first offer is buffered and added once the offer is applied.
+func (p *Peer) AddICECandidate(c webrtc.ICECandidateInit) error {
+	if len(c.Candidate) > maxCandidateBytes {
+		return fmt.Errorf("add candidate of %d bytes: %w", len(c.Candidate), ErrInvalidCandidate)
+	}
+	p.negMu.Lock()
+	defer p.negMu.Unlock()
+	if p.isClosed() {
+		return fmt.Errorf("add candidate: %w", ErrClosed)
+	}
+	if p.pc.RemoteDescription() == nil {
+		if len(p.candidates) >= maxBufferedCandidates {
+			return fmt.Errorf("add candidate: %w (maximum %d)", ErrTooManyCandidates, maxBufferedCandidates)
+		}
+		p.candidates = append(p.candidates, c)
+		return nil
+	}
+	if err := p.pc.AddICECandidate(c); err != nil {
+		return fmt.Errorf("add candidate: %w: %v", ErrInvalidCandidate, err)
+	}
+	return nil
+}
+
+func (p *Peer) flushCandidatesLocked() {
+	for _, c := range p.candidates {
+		if err := p.pc.AddICECandidate(c); err != nil {
+			p.log.Warn("buffered candidate rejected", "err", err)
+		}
+	}
+	p.candidates = nil
+}
+
+// scheduleNegotiation marks that the SFU must offer and arms the timer that
+// gathers further changes for NegotiationDelay.
+func (p *Peer) scheduleNegotiation() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.negPending = true
+	p.armNegotiationLocked()
+}
+
+// resumeNegotiation arms the timer for a negotiation that had to wait for a
+// client offer or answer.
+func (p *Peer) resumeNegotiation() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.negPending {
+		p.armNegotiationLocked()
+	}
+}
+
+func (p *Peer) armNegotiationLocked() {
+	if p.closed || p.negTimer != nil {
+		return
+	}
+	p.negTimer = time.AfterFunc(p.s.cfg.NegotiationDelay, p.negotiate)
+}
+
+// negotiate sends an SFU offer when one is pending and the signaling state
+// allows it. Otherwise the offer waits for HandleOffer or HandleAnswer, which
+// call resumeNegotiation.
+func (p *Peer) negotiate() {
+	p.mu.Lock()
+	p.negTimer = nil
+	if p.closed || !p.negPending {
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+
+	p.negMu.Lock()
+	defer p.negMu.Unlock()
+	if !p.answered || p.pc.SignalingState() != webrtc.SignalingStateStable || p.isClosed() {
+		return
+	}
+	p.mu.Lock()
+	p.negPending = false
+	p.mu.Unlock()
+
+	p.markOffered()
+	offer, err := p.pc.CreateOffer(nil)
+	if err == nil {
+		err = p.setLocalLocked(offer)
+	}
+	if err != nil {
+		if !errors.Is(err, webrtc.ErrConnectionClosed) {
+			p.log.Error("renegotiation offer failed", "err", err)
+		}
+		return
+	}
+	p.sig.SendOffer(p.pc.LocalDescription().SDP)
+}
+
+// countSendingMedia counts the audio and video sections in which the offerer
+// sends (sendrecv, sendonly, or no direction attribute, which means
+// sendrecv). A section with port 0 is rejected and not counted.
+func countSendingMedia(sd *sdp.SessionDescription) int {
+	n := 0
+	for _, md := range sd.MediaDescriptions {
+		if md.MediaName.Media != "audio" && md.MediaName.Media != "video" {
+			continue
+		}
+		if md.MediaName.Port.Value == 0 {
+			continue
+		}
+		if dir := mediaDirection(md, sd.Attributes); dir == "sendrecv" || dir == "sendonly" {
+			n++
+		}
+	}
+	return n
+}
+
+func parseSDP(raw string) (*sdp.SessionDescription, error) {
+	var sd sdp.SessionDescription
+	if err := sd.UnmarshalString(raw); err != nil {
+		return nil, err
+	}
+	return &sd, nil
+}
+
+// mediaDirection returns the section's direction attribute, else the
+// session-level one, else "sendrecv" (RFC 8866, section 6.7).
+func mediaDirection(md *sdp.MediaDescription, session []sdp.Attribute) string {
+	for _, attrs := range [][]sdp.Attribute{md.Attributes, session} {
+		for _, a := range attrs {
+			switch a.Key {
+			case "sendrecv", "sendonly", "recvonly", "inactive":
+				return a.Key
+			}
+		}
+	}
+	return "sendrecv"
+}
