@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
 
 	"github.com/bedside-health/bedside/store"
@@ -134,4 +136,14 @@ func alertCounts(alerts []store.Alert) map[string]int {
 
 func testPublicKey() ed25519.PublicKey {
 	return testSigningKey().Public().(ed25519.PublicKey)
+}
+
+// counterValue reads the current value of a Prometheus counter.
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatalf("read counter: %v", err)
+	}
+	return m.GetCounter().GetValue()
 }
