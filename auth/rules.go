@@ -26,6 +26,10 @@ const (
 // configured TOTP issuer name.
 const productName = "bedside"
 
+// maxStrippedSuffix is how many trailing digits and symbols the common
+// password check removes before its second look-up.
+const maxStrippedSuffix = 6
+
 //go:embed common_passwords.txt
 var commonPasswordFile string
 
@@ -48,7 +52,7 @@ var commonPasswords = sync.OnceValue(func() map[string]struct{} {
 // both directions.
 var keyboardRuns = []string{
 	"abcdefghijklmnopqrstuvwxyz",
-	"01234567890",
+	"0123456789",
 	"qwertyuiop", "asdfghjkl", "zxcvbnm",
 	"qwertzuiop", "azertyuiop", "1qaz2wsx3edc4rfv5tgb",
 }
@@ -100,7 +104,8 @@ func checkPassword(pw string, pc passwordContext) error {
 }
 
 // isCommonPassword reports whether the lower-cased password, or the
-// password without up to four trailing digits and symbols, is on the list.
+// password without up to six trailing digits, symbols and spaces, is on
+// the list. Six covers a year and a symbol, as in "summer2024!".
 func isCommonPassword(lower string) bool {
 	list := commonPasswords()
 	if _, ok := list[lower]; ok {
@@ -109,7 +114,7 @@ func isCommonPassword(lower string) bool {
 	base := strings.TrimRightFunc(lower, func(r rune) bool {
 		return unicode.IsDigit(r) || unicode.IsPunct(r) || unicode.IsSymbol(r) || r == ' '
 	})
-	if len(lower)-len(base) > 4 || base == "" {
+	if len(lower)-len(base) > maxStrippedSuffix || base == "" {
 		return false
 	}
 	_, ok := list[base]
