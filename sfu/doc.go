@@ -25,10 +25,10 @@
 // The client makes the first offer. Afterwards both sides may offer: the
 // client to add or remove its tracks or to restart ICE after a network change
 // (createOffer with iceRestart), the SFU to add or remove the tracks it
-// forwards. When offers cross, the SFU is the polite side of the "perfect
-// negotiation" pattern: it rolls its own offer back, answers the client, and
-// offers again afterwards. The client is the impolite side: it ignores an SFU
-// offer that arrives while it has an offer of its own outstanding.
+// forwards. When offers cross, the SFU is the impolite side of the "perfect
+// negotiation" pattern, because Pion cannot roll back a local offer: the
+// client's offer gets ErrOfferCollision, and the client, as the polite side,
+// answers the SFU's offer (which it received first) and offers again.
 //
 // Each forwarded track reaches a subscriber with the publisher's
 // participant ID as its MediaStream ID (msid) and the publisher's track ID.

@@ -28,9 +28,13 @@ var (
 	// parse, or that Pion rejects.
 	ErrInvalidSDP = errors.New("sfu: invalid session description")
 
+	// ErrOfferCollision is returned by HandleOffer when the client's offer
+	// crossed an SFU offer that is waiting for the client's answer (glare).
+	// The SFU's offer was sent first; the client answers it and offers again.
+	ErrOfferCollision = errors.New("sfu: offer crossed a pending SFU offer, answer it and offer again")
+
 	// ErrNoPendingOffer is returned by HandleAnswer when the SFU has no offer
-	// waiting for an answer, for example after it yielded to a crossing client
-	// offer. The answer is stale and can be dropped.
+	// waiting for an answer. The answer is stale and can be dropped.
 	ErrNoPendingOffer = errors.New("sfu: no offer is waiting for an answer")
 
 	// ErrInvalidCandidate is returned by AddICECandidate for an oversized

@@ -82,6 +82,10 @@ func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
 type message struct {
 	offer     string
 	answer    string
+	// ownOffer is the client offer the answer belongs to; applyOwn is set
+	// when the client still has to apply it locally.
+	ownOffer  webrtc.SessionDescription
+	applyOwn  bool
 	candidate *webrtc.ICECandidateInit
 	// ready is closed when answer is filled in; it lets the client reserve
 	// the answer's queue slot before calling HandleOffer, as a hub would.
@@ -179,6 +183,7 @@ func newClient(t *testing.T, s *SFU, roomID, name string, api *webrtc.API, conf 
 		done:     make(chan struct{}),
 	}
 	pc.OnTrack(c.onTrack)
+	pc.OnICECandidate(c.onICECandidate)
 	peer, err := s.Join(roomID, name, c)
 	if err != nil {
 		_ = pc.Close()
@@ -203,9 +208,19 @@ func (c *client) close() {
 	c.wg.Wait()
 }
 
-// loop applies server messages in order. An SFU offer that arrives while
-// the client has its own offer outstanding is ignored (the client is the
-// impolite side); the SFU rolls back and offers again.
+// onICECandidate trickles the client's candidates to the SFU.
+func (c *client) onICECandidate(ci *webrtc.ICECandidate) {
+	if ci == nil || c.peer == nil {
+		return
+	}
+	if err := c.peer.AddICECandidate(ci.ToJSON()); err != nil && !errors.Is(err, ErrClosed) {
+		c.t.Errorf("%s: AddICECandidate: %v", c.name, err)
+	}
+}
+
+// loop applies server messages in order. The client applies its own offers
+// locally only when their answer arrives, so an SFU offer always finds it
+// stable: it is the polite side of glare with nothing to roll back.
 func (c *client) loop() {
 	defer c.wg.Done()
 	for {
@@ -241,15 +256,18 @@ func (c *client) handle(m *message) {
 		if m.answer == "" {
 			return // HandleOffer failed; the test checks its error.
 		}
+		if m.applyOwn {
+			if err := c.pc.SetLocalDescription(m.ownOffer); err != nil {
+				c.t.Errorf("%s: apply own offer: %v", c.name, err)
+				return
+			}
+		}
 		err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.answer})
 		if err != nil {
 			c.t.Errorf("%s: apply answer: %v", c.name, err)
 		}
 		c.flushCandidatesLocked()
 	case m.offer != "":
-		if c.pc.SignalingState() != webrtc.SignalingStateStable {
-			return // crossing offer: ignore
-		}
 		c.offers.Add(1)
 		c.lastSDP.Store(m.offer)
 		if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.offer}); err != nil {
@@ -259,7 +277,7 @@ func (c *client) handle(m *message) {
 		c.flushCandidatesLocked()
 		answer, err := c.pc.CreateAnswer(nil)
 		if err == nil {
-			err = c.setLocalLocked(answer)
+			err = c.pc.SetLocalDescription(answer)
 		}
 		if err != nil {
 			c.t.Errorf("%s: answer SFU offer: %v", c.name, err)
@@ -299,30 +317,26 @@ func (c *client) setLocalLocked(desc webrtc.SessionDescription) error {
 	return nil
 }
 
-// offer makes a client offer and sends it. It reserves the answer's queue
-// slot before HandleOffer, so SFU messages sent after HandleOffer returns
-// come after the answer. It returns HandleOffer's error.
+// offer creates a client offer and sends it. The offer is applied locally
+// only when its answer arrives, so an offer rejected for glare leaves
+// nothing to roll back. It returns HandleOffer's error.
 func (c *client) offer(opts *webrtc.OfferOptions) error {
 	c.mu.Lock()
 	offer, err := c.pc.CreateOffer(opts)
-	if err == nil {
-		err = c.setLocalLocked(offer)
-	}
-	sdp := ""
-	if err == nil {
-		sdp = c.pc.LocalDescription().SDP
-	}
 	c.mu.Unlock()
 	if err != nil {
 		c.t.Fatalf("%s: create offer: %v", c.name, err)
 	}
-	return c.sendOffer(sdp)
+	return c.sendOffer(offer, true)
 }
 
-func (c *client) sendOffer(sdp string) error {
-	slot := &message{ready: make(chan struct{})}
+// sendOffer reserves the answer's queue slot before HandleOffer, so SFU
+// messages sent after HandleOffer returns come after the answer, as a hub
+// must arrange.
+func (c *client) sendOffer(offer webrtc.SessionDescription, applyOwn bool) error {
+	slot := &message{ready: make(chan struct{}), ownOffer: offer, applyOwn: applyOwn}
 	c.enqueue(slot)
-	answer, err := c.peer.HandleOffer(sdp)
+	answer, err := c.peer.HandleOffer(offer.SDP)
 	slot.answer = answer
 	close(slot.ready)
 	if err == nil && answer == "" {

@@ -14,15 +14,19 @@ import (
 // restart (an offer with new ICE credentials, from createOffer with
 // iceRestart). The answer carries the SFU's candidates.
 //
-// Glare: when the offer crosses an SFU offer that the client has not
-// answered, the SFU yields. It rolls its own offer back, answers the client,
-// and sends a fresh offer with its pending changes NegotiationDelay after
-// HandleOffer returns. An answer that the client may still send for the
-// rolled-back offer gets ErrNoPendingOffer from HandleAnswer.
+// Glare: an offer that crosses an SFU offer still waiting for its answer gets
+// ErrOfferCollision and changes nothing. The SFU is the impolite side of the
+// "perfect negotiation" pattern because Pion (v4.2.26) cannot roll back a
+// local offer. The SFU's offer reached the signaling queue before this call,
+// so the client sees it first; the client, as the polite side, rolls its own
+// offer back (a browser does so implicitly in setRemoteDescription), answers
+// the SFU, and offers again. A Go client that applies its offer locally only
+// once the answer arrives has nothing to roll back.
 //
-// The caller must queue the returned answer for the client before the SFU's
-// next SendOffer can be delivered; queuing it right after HandleOffer returns
-// meets this, because the SFU waits NegotiationDelay before offering.
+// The caller must queue the returned answer for the client before any
+// SendOffer that follows the call can be delivered: queue it as soon as
+// HandleOffer returns, or reserve its queue slot before calling. The SFU
+// waits NegotiationDelay after HandleOffer before it offers.
 func (p *Peer) HandleOffer(offerSDP string) (string, error) {
 	if len(offerSDP) > MaxSDPBytes {
 		return "", fmt.Errorf("handle offer of %d bytes: %w", len(offerSDP), ErrSDPTooLarge)
@@ -71,15 +75,9 @@ func (p *Peer) answerLocked(offerSDP string) (string, error) {
 		return "", fmt.Errorf("handle offer: %w", ErrClosed)
 	}
 	if p.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
-		// Glare: the SFU is the polite side and yields.
 		p.s.m.glare.Add(1)
-		p.log.Debug("client offer crossed ours, rolling back")
-		if err := p.pc.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback}); err != nil {
-			return "", fmt.Errorf("handle offer: roll back own offer: %w", err)
-		}
-		p.mu.Lock()
-		p.negPending = true
-		p.mu.Unlock()
+		p.log.Debug("client offer crossed a pending SFU offer")
+		return "", fmt.Errorf("handle offer: %w", ErrOfferCollision)
 	}
 
 	offer := webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offerSDP}

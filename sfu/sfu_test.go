@@ -241,7 +241,7 @@ func TestCandidatesBeforeOffer(t *testing.T) {
 	if strings.Contains(offer.SDP, "a=candidate") {
 		t.Fatalf("offer carries candidates, want none for this test")
 	}
-	if err := alice.sendOffer(offer.SDP); err != nil {
+	if err := alice.sendOffer(offer, false); err != nil {
 		t.Fatalf("HandleOffer: %v", err)
 	}
 	bob.mustOffer()
