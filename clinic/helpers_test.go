@@ -2,6 +2,7 @@ package clinic
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -123,3 +124,5 @@ func (f *fixture) addCareTeam(t testing.TB, patient string, members ...store.Car
 func actorOf(id string, role policy.Role) policy.Actor {
 	return policy.Actor{UserID: id, Role: role, SessionID: "session-" + id, SecondFactor: role.IsStaff()}
 }
+
+func readFile(p string) ([]byte, error) { return os.ReadFile(p) }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -106,8 +107,9 @@ func careTeamPatientsTx(tx *bolt.Tx, userID string) []string {
 
 // UpdateCareTeam replaces the care team of patientID with what change
 // returns from the current members, inside one write transaction, and
-// keeps the reverse index in step. When change returns an error nothing
-// is written. It returns the new team.
+// keeps the reverse index in step. change may modify and return the slice
+// it gets. When change returns an error nothing is written. It returns the
+// new team.
 func (db *DB) UpdateCareTeam(patientID string, change func([]CareTeamMember) ([]CareTeamMember, error)) ([]CareTeamMember, error) {
 	var out []CareTeamMember
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
@@ -115,7 +117,9 @@ func (db *DB) UpdateCareTeam(patientID string, change func([]CareTeamMember) ([]
 		if err != nil {
 			return err
 		}
-		next, err := change(current)
+		// change gets a copy, so editing it in place cannot hide which
+		// members must be removed below.
+		next, err := change(slices.Clone(current))
 		if err != nil {
 			return err
 		}
