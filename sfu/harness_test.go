@@ -80,8 +80,8 @@ func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
 
 // message is one server-to-client signaling message in the client's queue.
 type message struct {
-	offer     string
-	answer    string
+	offer  string
+	answer string
 	// ownOffer is the client offer the answer belongs to; applyOwn is set
 	// when the client still has to apply it locally.
 	ownOffer  webrtc.SessionDescription
