@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -29,6 +30,22 @@ func buildSignedLog(t *testing.T) *store.DB {
 	}
 	closeLog(t, l)
 	return db
+}
+
+// copyDB returns a copy of db opened from a new directory, so each case
+// tampers with its own file without writing the log again.
+func copyDB(t *testing.T, db *store.DB) *store.DB {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := db.BackupFile(filepath.Join(dir, store.FileName)); err != nil {
+		t.Fatal(err)
+	}
+	c, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // tamper runs fn in a bbolt write transaction on the audit buckets.
@@ -221,9 +238,10 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			wantKind: ProblemCheckpointMalformed, wantSeq: 11,
 		},
 	}
+	template := buildSignedLog(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			db := buildSignedLog(t)
+			db := copyDB(t, template)
 			tamper(t, db, func(records, checkpoints *bolt.Bucket) {
 				tc.tamper(t, records, checkpoints)
 			})
