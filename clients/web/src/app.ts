@@ -5,6 +5,7 @@ import type { Api } from './api';
 import { h, replace } from './dom';
 import type { Params, Router, View, ViewFactory } from './router';
 import { roleLabel, type Role, type Session } from './session';
+import { Signaling } from './signaling';
 
 export type Access = 'public' | 'signed-in' | Role[];
 
@@ -21,11 +22,59 @@ export class App {
   // prefillEmail fills the sign-in form after an invitation was accepted.
   prefillEmail = '';
 
+  private sig: Signaling | null = null;
+
   constructor(
     readonly api: Api,
     readonly session: Session,
     readonly router: Router,
   ) {}
+
+  // signaling returns this tab's one WebSocket connection, created on first
+  // use and closed on sign-out. Call connect() before sending.
+  signaling(): Signaling {
+    if (this.sig) return this.sig;
+    const sig = new Signaling(
+      () => this.api.currentToken(),
+      deviceLabel(),
+      (reason) => (reason === 'revoked' ? this.sessionRevoked() : this.sessionExpired()),
+    );
+    sig.on('session-revoked', () => this.sessionRevoked());
+    sig.on('alert', (m) => {
+      const a = (m.alert ?? {}) as { type?: string; severity?: string };
+      this.toast(
+        'Security alert',
+        `${String(a.type ?? 'alert').replace(/_/g, ' ')} (${a.severity ?? 'unknown'} severity). Open Alerts for details.`,
+        String(a.severity ?? 'info'),
+        0,
+      );
+    });
+    this.sig = sig;
+    this.onSignOut(() => {
+      sig.close();
+      if (this.sig === sig) this.sig = null;
+    });
+    return sig;
+  }
+
+  // startBackground opens the WebSocket after sign-in for the pushes a
+  // role needs everywhere in the app: live alerts for administrators.
+  startBackground(): void {
+    if (this.session.me?.role === 'admin' && this.session.secondFactor) {
+      this.signaling()
+        .connect()
+        .catch(() => {
+          // The alerts page shows the connection state; retries are automatic.
+        });
+    }
+  }
+
+  sessionRevoked(): void {
+    this.releaseSessionResources();
+    this.session.clear();
+    this.notice = 'Your session was ended, for example from another device or by an administrator. Sign in again.';
+    this.go('/signin', { replace: true });
+  }
 
   // Register a screen with the roles that may open it.
   route(path: string, access: Access, factory: ViewFactory): void {
@@ -149,7 +198,10 @@ export class App {
     const me = this.session.me;
     const links: [string, string][] = [];
     if (me && (me.role === 'patient' || this.session.secondFactor)) {
-      if (me.role === 'clinician' || me.role === 'nurse') links.push(['/day', 'My day']);
+      if (me.role === 'clinician' || me.role === 'nurse') {
+        links.push(['/day', 'My day']);
+        links.push(['/invitations', 'Invite a patient']);
+      }
       if (me.role !== 'admin') {
         links.push(['/consultations', 'Consultations']);
         links.push(['/threads', 'Messages']);
@@ -177,6 +229,14 @@ export class App {
       replace(this.who, h('a', { href: '/signin' }, 'Sign in'));
     }
   }
+}
+
+// deviceLabel names this browser in the signaling roster, for people only.
+function deviceLabel(): string {
+  const ua = navigator.userAgent;
+  const browser = /Edg\//.test(ua) ? 'Edge' : /Firefox\//.test(ua) ? 'Firefox' : /Chrome\//.test(ua) ? 'Chrome' : /Safari\//.test(ua) ? 'Safari' : 'Browser';
+  const os = /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS' : /Mac OS/.test(ua) ? 'macOS' : /Windows/.test(ua) ? 'Windows' : /Linux/.test(ua) ? 'Linux' : '';
+  return os ? `${browser} on ${os}` : browser;
 }
 
 function errorView(err: unknown): View {
@@ -211,5 +271,8 @@ export function mountShell(app: App, root: HTMLElement): void {
     app.main.focus();
   });
   app.router.onChange((path) => void app.render(path));
-  app.session.onChange(() => app.updateNav(location.pathname));
+  app.session.onChange((me) => {
+    app.updateNav(location.pathname);
+    if (me) app.startBackground();
+  });
 }

@@ -7,13 +7,23 @@ import { Session } from './session';
 import { Router } from './router';
 import { App, mountShell } from './app';
 import { registerRoutes } from './routes';
+import { h } from './dom';
 
 async function start(): Promise<void> {
   const root = document.getElementById('app');
   if (!root) throw new Error('index.html has no #app element');
   const api = new Api();
   const session = new Session(api);
-  const router = new Router(() => ({ el: document.createElement('div'), title: 'Not found' }));
+  const router = new Router(() => ({
+    el: h(
+      'section',
+      { class: 'panel' },
+      h('h1', null, 'Page not found'),
+      h('p', null, 'This address does not lead to a page of Bedside.'),
+      h('a', { href: '/' }, 'Go to your start page'),
+    ),
+    title: 'Page not found',
+  }));
   const app = new App(api, session, router);
   registerRoutes(app);
   mountShell(app, root);

@@ -4,6 +4,10 @@ import type { App } from './app';
 import { h } from './dom';
 import { privacyView } from './views/privacy';
 import { enrollView, inviteView, signInView } from './views/signin';
+import { accountView } from './views/account';
+import { alertsView, auditView, invitationsView, usersView } from './views/admin';
+import { callView } from './views/call';
+import { consultationsView, dayView } from './views/consultations';
 
 export function registerRoutes(app: App): void {
   app.route('/', 'public', () => {
@@ -16,4 +20,15 @@ export function registerRoutes(app: App): void {
   // Enrollment is reachable before the second factor exists, so it checks
   // the session itself instead of using the staff guard.
   app.route('/enroll', 'public', () => enrollView(app));
+  app.route('/account', 'signed-in', () => accountView(app));
+
+  app.route('/day', ['clinician', 'nurse'], () => dayView(app));
+  app.route('/consultations', ['patient', 'clinician', 'nurse'], () => consultationsView(app));
+  app.route('/consultations/:id', ['patient', 'clinician', 'nurse'], (p) => callView(app, p));
+
+  app.route('/admin/users', ['admin'], () => usersView(app));
+  app.route('/admin/invitations', ['admin'], () => invitationsView(app));
+  app.route('/invitations', ['clinician', 'nurse'], () => invitationsView(app));
+  app.route('/admin/audit', ['admin'], () => auditView(app));
+  app.route('/admin/alerts', ['admin'], () => alertsView(app));
 }

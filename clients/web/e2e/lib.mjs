@@ -1,0 +1,201 @@
+// Harness for the browser end-to-end test: the bedside server process, a
+// step runner that prints "N passed, N failed", TOTP codes and browser
+// setup. Everything here talks only to 127.0.0.1 inside the test's own
+// network namespace.
+
+import { spawn, execFile } from 'node:child_process';
+import { openSync, closeSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { chromium } from 'playwright-core';
+import * as OTPAuth from 'otpauth';
+
+// Chromium flags for WebRTC on loopback with fake camera and microphone.
+export const chromiumArgs = [
+  '--allow-loopback-in-peer-connection',
+  '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+export function env(name) {
+  const v = process.env[name];
+  if (!v) throw new Error(`environment variable ${name} is missing; run the test through e2e/run.sh`);
+  return v;
+}
+
+// Server runs one `bedside serve` child with its output in a log file, so
+// no pipe keeps the namespace alive after the test.
+export class Server {
+  constructor({ bin, dataDir, addr, logPath }) {
+    this.bin = bin;
+    this.dataDir = dataDir;
+    this.addr = addr;
+    this.logPath = logPath;
+    this.base = `http://${addr}`;
+    this.child = null;
+    this.exited = null;
+  }
+
+  async start(extraArgs = []) {
+    mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
+    const fd = openSync(this.logPath, 'a');
+    this.child = spawn(
+      this.bin,
+      ['serve', '--addr', this.addr, '--data-dir', this.dataDir, '--log-level', 'debug', ...extraArgs],
+      { stdio: ['ignore', fd, fd] },
+    );
+    closeSync(fd);
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+    const deadline = Date.now() + 20000;
+    while (Date.now() < deadline) {
+      const early = await Promise.race([this.exited, sleep(200).then(() => null)]);
+      if (early) throw new Error(`bedside serve exited early (${JSON.stringify(early)}); see ${this.logPath}`);
+      try {
+        const res = await fetch(`${this.base}/readyz`);
+        if (res.ok) return;
+      } catch {
+        // not listening yet
+      }
+    }
+    throw new Error(`bedside serve was not ready within 20 s; see ${this.logPath}`);
+  }
+
+  // Stop sends SIGTERM, waits up to 15 s for a graceful shutdown, then
+  // kills. It resolves once the process is gone.
+  async stop() {
+    if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill('SIGTERM');
+    const done = await Promise.race([this.exited, sleep(15000).then(() => null)]);
+    if (!done) {
+      this.child.kill('SIGKILL');
+      await this.exited;
+    }
+  }
+
+  // Run a bedside subcommand (admin, audit) and return its stdout.
+  run(args) {
+    return new Promise((resolve, reject) => {
+      execFile(this.bin, args, { timeout: 30000 }, (err, stdout, stderr) => {
+        if (err) reject(new Error(`bedside ${args.join(' ')} failed: ${err.message}\n${stderr}`));
+        else resolve(stdout);
+      });
+    });
+  }
+}
+
+// Runner executes named steps in order. After the first failure of a
+// step it skips the rest, because each step builds on the previous ones;
+// a failed check does not stop the run.
+export class Runner {
+  constructor(onFailure) {
+    this.passed = 0;
+    this.failed = 0;
+    this.skipped = 0;
+    this.aborted = false;
+    this.onFailure = onFailure;
+  }
+
+  step(name, fn) {
+    return this.run(name, fn, true);
+  }
+
+  check(name, fn) {
+    return this.run(name, fn, false);
+  }
+
+  async run(name, fn, fatal) {
+    if (this.aborted) {
+      this.skipped++;
+      console.log(`skip ${name}`);
+      return;
+    }
+    const t0 = Date.now();
+    try {
+      await fn();
+      this.passed++;
+      console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+    } catch (err) {
+      this.failed++;
+      if (fatal) this.aborted = true;
+      console.log(`FAIL ${name} (${Date.now() - t0} ms)\n     ${String(err?.stack ?? err).replace(/\n/g, '\n     ')}`);
+      try {
+        await this.onFailure?.(name);
+      } catch (e) {
+        console.log(`     (saving failure screenshots failed: ${e})`);
+      }
+    }
+  }
+
+  summary() {
+    const skipped = this.skipped ? `, ${this.skipped} skipped` : '';
+    return `${this.passed} passed, ${this.failed} failed${skipped}`;
+  }
+
+  ok() {
+    return this.failed === 0 && this.skipped === 0;
+  }
+}
+
+// Totp produces codes for a seeded secret. The server accepts each time
+// step once and one step of drift either way, so a second sign-in within
+// the same 30 s uses the next step's code instead of waiting.
+export class Totp {
+  constructor(base32Secret) {
+    this.totp = new OTPAuth.TOTP({
+      secret: OTPAuth.Secret.fromBase32(base32Secret.replace(/\s+/g, '')),
+      algorithm: 'SHA1',
+      digits: 6,
+      period: 30,
+    });
+    this.lastStep = -1;
+  }
+
+  async code() {
+    for (;;) {
+      const now = Date.now();
+      const current = Math.floor(now / 30000);
+      let step = Math.max(current, this.lastStep + 1);
+      // Leave a margin so the code is still in the window when it arrives.
+      if (step === current + 1 && now % 30000 > 25000) step = -1;
+      if (step >= 0 && step <= current + 1) {
+        this.lastStep = step;
+        return this.totp.generate({ timestamp: step * 30000 + 1000 });
+      }
+      await sleep(1000);
+    }
+  }
+}
+
+export async function launchBrowser() {
+  return chromium.launch({ executablePath: env('CHROMIUM'), args: chromiumArgs });
+}
+
+// newPage opens a page in a fresh context (its own storage, so its own
+// IndexedDB device keys) and records console errors and CSP violations.
+export async function newPage(browser, name, viewport) {
+  const context = await browser.newContext({ viewport, permissions: ['camera', 'microphone'] });
+  const page = await context.newPage();
+  page.problems = [];
+  page.on('console', (msg) => {
+    const text = msg.text();
+    if (msg.type() === 'error') page.problems.push(`console error: ${text}`);
+  });
+  page.on('pageerror', (err) => page.problems.push(`page error: ${err.message}`));
+  page.setDefaultTimeout(15000);
+  page.label = name;
+  return page;
+}
+
+export function screenshotPath(name) {
+  return join(env('E2E_OUT'), `${name}.png`);
+}
+
+export function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
