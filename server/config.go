@@ -9,6 +9,12 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/bedside-health/bedside/audit"
+	"github.com/bedside-health/bedside/auth"
+	"github.com/bedside-health/bedside/clinic"
+	"github.com/bedside-health/bedside/sfu"
+	"github.com/bedside-health/bedside/signaling"
 )
 
 // Config is everything the server needs to start. Validate reports the first
@@ -39,6 +45,14 @@ type Config struct {
 	// AllowedOrigins lists extra origins allowed to open the WebSocket; the
 	// server's own origin is always allowed.
 	AllowedOrigins []string
+
+	// Settings of the domain services. Their loggers, metrics registries
+	// and collaborators are filled in by the server.
+	Auth      auth.Config
+	Clinic    clinic.Config
+	Audit     audit.Config
+	Media     sfu.Config
+	Signaling signaling.Config
 }
 
 // DefaultConfig returns the defaults documented in the README.
@@ -49,6 +63,8 @@ func DefaultConfig() Config {
 		LogLevel:        "info",
 		ShutdownTimeout: 10 * time.Second,
 		MaxBodyBytes:    1 << 20,
+		Auth:            auth.DefaultConfig(),
+		Media:           sfu.Config{UDPPort: sfu.DefaultUDPPort},
 	}
 }
 
@@ -97,6 +113,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		return fmt.Errorf("invalid --max-body-bytes %d: use at least 1024", c.MaxBodyBytes)
+	}
+	if err := c.Auth.Validate(); err != nil {
+		return err
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -44,6 +45,8 @@ func (s *Server) listenControl() (*controlListener, error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /backup", s.controlBackup)
+	mux.HandleFunc("GET /audit/verify", s.controlAuditVerify)
+	mux.HandleFunc("GET /audit/export", s.controlAuditExport)
 	s.services.registerControl(mux)
 	return &controlListener{server: s.httpServer(mux), listener: ln}, nil
 }
@@ -135,3 +138,5 @@ func writeControlError(w http.ResponseWriter, status int, err error) {
 	w.WriteHeader(status)
 	fmt.Fprintln(w, err.Error())
 }
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -68,7 +68,8 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.routes()
-	s.handler = api.SecurityHeaders(cfg.TLSEnabled(), api.LimitBody(cfg.MaxBodyBytes, s.router))
+	s.handler = api.SecurityHeaders(cfg.TLSEnabled(),
+		api.LimitBody(cfg.MaxBodyBytes, s.services.middleware(s.router)))
 	return s, nil
 }
 

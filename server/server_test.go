@@ -15,10 +15,16 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/bedside-health/bedside/sfu"
 	"github.com/bedside-health/bedside/store"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// loopbackMedia keeps the SFU's sockets on loopback with a free port.
+func loopbackMedia() sfu.Config {
+	return sfu.Config{UDPPort: 0, AllowLoopback: true, Interfaces: []string{"lo"}}
+}
 
 // startServer runs a server on a free loopback port and stops it when the
 // test ends.
@@ -28,6 +34,7 @@ func startServer(t *testing.T, change func(*Config)) (*Server, string) {
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.ShutdownTimeout = 5 * time.Second
+	cfg.Media = loopbackMedia()
 	if change != nil {
 		change(&cfg)
 	}
@@ -158,6 +165,7 @@ func TestGracefulShutdownFinishesRequests(t *testing.T) {
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.ShutdownTimeout = 5 * time.Second
+	cfg.Media = loopbackMedia()
 	srv, err := New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -262,6 +270,7 @@ func TestUnsafeKeyFileStopsStart(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = dir
+	cfg.Media = loopbackMedia()
 	_, err := New(cfg, nil)
 	if !errors.Is(err, store.ErrKeyPermissions) {
 		t.Fatalf("New with a world-readable key: got %v, want ErrKeyPermissions", err)

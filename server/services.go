@@ -4,22 +4,150 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/bedside-health/bedside/api"
+	"github.com/bedside-health/bedside/audit"
+	"github.com/bedside-health/bedside/auth"
+	"github.com/bedside-health/bedside/clinic"
+	"github.com/bedside-health/bedside/sfu"
+	"github.com/bedside-health/bedside/signaling"
 )
 
-// services holds the domain services built from the store. Each is added
-// here as it is wired.
-type services struct{}
+// services holds the domain services built from the store.
+type services struct {
+	audit  *audit.Log
+	auth   *auth.Service
+	clinic *clinic.Service
+	sfu    *sfu.SFU
+	hub    *signaling.Hub
+	alerts *alertRelay
+}
 
-func (s *Server) buildServices() error { return nil }
+// buildServices creates every service in dependency order: the audit log
+// first, because every other service records through it, and the hub
+// last, because it needs authentication, rooms and media.
+func (s *Server) buildServices() error {
+	sv := &s.services
+	sv.alerts = &alertRelay{}
+	auditCfg := s.cfg.Audit
+	auditCfg.Registerer = s.registry
+	var err error
+	sv.audit, err = audit.New(auditCfg, audit.Deps{
+		DB:         s.db,
+		SigningKey: audit.SigningKey(s.key),
+		Notifier:   sv.alerts,
+		Logger:     s.log.With("component", "audit"),
+	})
+	if err != nil {
+		return err
+	}
+	sv.auth, err = auth.New(s.cfg.Auth, auth.Deps{
+		DB:     s.db,
+		Sealer: s.sealer,
+		Audit:  sv.audit,
+		Logger: s.log.With("component", "auth"),
+	})
+	if err != nil {
+		return sv.abort(err)
+	}
+	sv.clinic, err = clinic.New(s.cfg.Clinic, clinic.Deps{
+		DB:     s.db,
+		Sealer: s.sealer,
+		Audit:  sv.audit,
+		Logger: s.log.With("component", "clinic"),
+		Users:  accountRoles{sv.auth},
+	})
+	if err != nil {
+		return sv.abort(err)
+	}
+	mediaCfg := s.cfg.Media
+	mediaCfg.Logger = s.log.With("component", "sfu")
+	mediaCfg.Registerer = s.registry
+	sv.sfu, err = sfu.New(mediaCfg)
+	if err != nil {
+		return sv.abort(err)
+	}
+	sigCfg := s.cfg.Signaling
+	sigCfg.Authenticator = sv.auth
+	sigCfg.Rooms = consultationRooms{sv.clinic}
+	sigCfg.Media = mediaRelay{sv.sfu}
+	sigCfg.Audit = sv.audit
+	sigCfg.Logger = s.log.With("component", "signaling")
+	sigCfg.Registerer = s.registry
+	sigCfg.AllowedOrigins = s.cfg.AllowedOrigins
+	sv.hub, err = signaling.New(sigCfg)
+	if err != nil {
+		return sv.abort(err)
+	}
+	sv.alerts.hub.Store(sv.hub)
+	sv.auth.OnRevoke(func(sessionID, _ string) { sv.hub.RevokeSession(sessionID) })
+	return nil
+}
 
-func (sv *services) register(rt *api.Router) {}
+// abort releases what buildServices created before err.
+func (sv *services) abort(err error) error {
+	sv.close(slog.New(slog.DiscardHandler))
+	return err
+}
 
-func (sv *services) registerControl(mux *http.ServeMux) {}
+// middleware wraps the router with the services' request middleware.
+func (sv *services) middleware(next http.Handler) http.Handler {
+	return sv.auth.Middleware(next)
+}
 
-func (sv *services) started(ctx context.Context, s *Server) {}
+func (sv *services) register(rt *api.Router) {
+	sv.auth.Register(rt)
+	sv.clinic.Register(rt)
+	sv.audit.Register(rt)
+	rt.Handle("GET /ws", sv.hub)
+}
 
-func (sv *services) shutdown(ctx context.Context, log *slog.Logger) {}
+func (sv *services) registerControl(mux *http.ServeMux) {
+	mux.HandleFunc("POST /admin/create-user", sv.controlCreateUser)
+}
 
-func (sv *services) close(log *slog.Logger) {}
+// started records the server start with its configuration.
+func (sv *services) started(ctx context.Context, s *Server) {
+	sv.audit.Record(ctx, audit.Event{
+		Type:    audit.TypeServerStart,
+		Outcome: audit.OutcomeSuccess,
+		Detail: map[string]string{
+			"addr": s.cfg.Addr,
+			"tls":  boolString(s.cfg.TLSEnabled()),
+		},
+	})
+}
+
+// shutdown closes WebSocket peers with going-away, then media.
+func (sv *services) shutdown(ctx context.Context, log *slog.Logger) {
+	if sv.hub != nil {
+		if err := sv.hub.Shutdown(ctx); err != nil {
+			log.Warn("signaling shutdown incomplete", "err", err)
+		}
+	}
+}
+
+// close releases the services after the listeners have stopped; the audit
+// log goes last so that it records everything before it.
+func (sv *services) close(log *slog.Logger) {
+	if sv.sfu != nil {
+		if err := sv.sfu.Close(); err != nil {
+			log.Warn("close media", "err", err)
+		}
+	}
+	if sv.audit != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := sv.audit.Close(ctx); err != nil {
+			log.Error("close audit log", "err", err)
+		}
+	}
+}
+
+func boolString(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}

@@ -1,0 +1,97 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/bedside-health/bedside/audit"
+	"github.com/bedside-health/bedside/auth"
+	"github.com/bedside-health/bedside/clinic"
+	"github.com/bedside-health/bedside/policy"
+	"github.com/bedside-health/bedside/sfu"
+	"github.com/bedside-health/bedside/signaling"
+)
+
+// accountRoles gives the clinic the roles of accounts.
+type accountRoles struct{ auth *auth.Service }
+
+func (a accountRoles) UserRole(ctx context.Context, id string) (policy.Role, error) {
+	acct, err := a.auth.Account(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	return acct.Role, nil
+}
+
+// consultationRooms lets the hub ask the clinic who may join a room.
+type consultationRooms struct{ clinic *clinic.Service }
+
+func (c consultationRooms) AuthorizeJoin(ctx context.Context, actor policy.Actor, id string, now time.Time) (signaling.Grant, error) {
+	g, err := c.clinic.AuthorizeJoin(ctx, actor, id, now)
+	switch {
+	case err == nil:
+		return signaling.Grant{Host: g.Host, Role: g.Role}, nil
+	case errors.Is(err, clinic.ErrNotFound):
+		return signaling.Grant{}, fmt.Errorf("%w: %v", signaling.ErrNotFound, err)
+	case errors.Is(err, clinic.ErrOutsideWindow), errors.Is(err, clinic.ErrNotJoinable):
+		// A participant may learn that the appointment is not open now.
+		return signaling.Grant{}, fmt.Errorf("%w: %v", signaling.ErrOutsideWindow, err)
+	default:
+		return signaling.Grant{}, err
+	}
+}
+
+func (c consultationRooms) SetStatus(ctx context.Context, id string, st signaling.Status) error {
+	var to clinic.Status
+	switch st {
+	case signaling.StatusWaiting:
+		to = clinic.StatusWaiting
+	case signaling.StatusInProgress:
+		to = clinic.StatusInProgress
+	case signaling.StatusCompleted:
+		to = clinic.StatusCompleted
+	default:
+		return fmt.Errorf("unknown consultation status %q from the hub", st)
+	}
+	return c.clinic.SetStatus(ctx, id, to)
+}
+
+// mediaRelay adapts the SFU to the hub's Media port.
+type mediaRelay struct{ sfu *sfu.SFU }
+
+func (m mediaRelay) Join(roomID, participantID string, sig signaling.MediaSignaler) (signaling.MediaPeer, error) {
+	p, err := m.sfu.Join(roomID, participantID, sig)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (m mediaRelay) TURNCredentials(participantID string) (signaling.TURNCredentials, bool) {
+	c, ok := m.sfu.TURNCredentials(participantID)
+	if !ok {
+		return signaling.TURNCredentials{}, false
+	}
+	return signaling.TURNCredentials{URLs: c.URLs, Username: c.Username, Credential: c.Credential, TTL: c.TTL}, true
+}
+
+// The SFU's peer and signaler match the hub's ports method for method.
+var (
+	_ signaling.MediaPeer = (*sfu.Peer)(nil)
+	_ sfu.Signaler        = signaling.MediaSignaler(nil)
+)
+
+// alertRelay pushes audit alerts to administrators through the hub, which
+// is created after the audit log.
+type alertRelay struct {
+	hub atomic.Pointer[signaling.Hub]
+}
+
+func (r *alertRelay) NotifyAdmins(a audit.Alert) {
+	if h := r.hub.Load(); h != nil {
+		h.NotifyAdmins(signaling.Alert{ID: a.ID, Severity: string(a.Severity), Type: a.Type, Time: a.Time})
+	}
+}
