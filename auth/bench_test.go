@@ -1,0 +1,155 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+
+	"github.com/bedside-health/bedside/api"
+	"github.com/bedside-health/bedside/audit"
+	"github.com/bedside-health/bedside/policy"
+	"github.com/bedside-health/bedside/store"
+)
+
+// benchParallelism multiplies GOMAXPROCS to give the number of goroutines
+// b.RunParallel starts, so more requests arrive than the hashing bound
+// admits.
+const benchParallelism = 8
+
+// heapPeak samples HeapInuse every 2 ms until stop is called and returns
+// the maximum seen, in MiB.
+func heapPeak() (stop func() float64) {
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var ms runtime.MemStats
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() float64 {
+		close(done)
+		wg.Wait()
+		return float64(peak.Load()) / (1 << 20)
+	}
+}
+
+func report(b *testing.B, start time.Time, stopPeak func() float64) {
+	elapsed := time.Since(start)
+	b.ReportMetric(stopPeak(), "peak-heap-MiB")
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "ops/s")
+}
+
+// BenchmarkLogin signs in through the real HTTP handler with the default
+// argon2id parameters from 8×GOMAXPROCS goroutines, under the default
+// hashing bound (2×GOMAXPROCS) and under a bound of GOMAXPROCS.
+func BenchmarkLogin(b *testing.B) {
+	procs := runtime.GOMAXPROCS(0)
+	b.Run("bound=2xprocs", func(b *testing.B) { benchLogin(b, 2*procs) })
+	b.Run("bound=procs", func(b *testing.B) { benchLogin(b, procs) })
+}
+
+func benchLogin(b *testing.B, bound int) {
+	dir := b.TempDir()
+	db, err := store.Open(dir, store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	key, err := store.LoadOrCreateKey(filepath.Join(dir, store.KeyFileName))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.AddressRate, cfg.AddressBurst = 1e6, 1e6
+	cfg.MaxHashQueue = 1 << 10
+	cfg.MaxConcurrentHashes = bound
+	svc, err := New(cfg, Deps{DB: db, Sealer: store.NewSealer(key), Audit: audit.Discard{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	inv, err := svc.CreateUser(context.Background(), "bench@example.org", policy.RolePatient, "Bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := svc.acceptInvitation(context.Background(), inv.Token, patientPassword, "", client{}); err != nil {
+		b.Fatal(err)
+	}
+	rt := api.NewRouter(nil)
+	svc.Register(rt)
+	handler := svc.Middleware(rt)
+	body := []byte(`{"email":"bench@example.org","password":"` + patientPassword + `"}`)
+
+	runtime.GC()
+	b.ReportAllocs()
+	b.SetParallelism(benchParallelism)
+	stopPeak := heapPeak()
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest("POST", "/api/v1/auth/login", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			handler.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Errorf("login: got %d %s, want 200", rec.Code, rec.Body.Bytes())
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	report(b, start, stopPeak)
+}
+
+// BenchmarkArgon2idBaseline computes bare argon2id hashes with the same
+// parameters, one goroutine per GOMAXPROCS: the cost floor of a sign-in.
+func BenchmarkArgon2idBaseline(b *testing.B) {
+	benchArgon2id(b, 1)
+}
+
+// BenchmarkArgon2idUnbounded runs bare hashes from as many goroutines as
+// BenchmarkLogin, without a bound, to show the memory the bound saves.
+func BenchmarkArgon2idUnbounded(b *testing.B) {
+	benchArgon2id(b, benchParallelism)
+}
+
+func benchArgon2id(b *testing.B, parallelism int) {
+	p := DefaultPasswordParams()
+	salt := make([]byte, p.SaltLength)
+	runtime.GC()
+	b.ReportAllocs()
+	b.SetParallelism(parallelism)
+	stopPeak := heapPeak()
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			argon2.IDKey([]byte(patientPassword), salt, p.Time, p.Memory, p.Threads, p.KeyLength)
+		}
+	})
+	b.StopTimer()
+	report(b, start, stopPeak)
+}
