@@ -64,6 +64,8 @@ func DefaultConfig() Config {
 		ShutdownTimeout: 10 * time.Second,
 		MaxBodyBytes:    1 << 20,
 		Auth:            auth.DefaultConfig(),
+		Clinic:          clinic.Config{JoinBefore: 15 * time.Minute, JoinGrace: 30 * time.Minute},
+		Audit:           audit.Config{FailedLoginThreshold: 5, DownloadBytesPerHour: 256 << 20},
 		Media:           sfu.Config{UDPPort: sfu.DefaultUDPPort},
 	}
 }

@@ -27,7 +27,7 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 		fs.VisitAll(func(f *flag.Flag) {
 			arg, help := flag.UnquoteUsage(f)
 			def := ""
-			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
 				def = fmt.Sprintf(" (default %s)", f.DefValue)
 			}
 			fmt.Fprintf(stderr, "  --%s %s  [%s]\n      %s%s\n", f.Name, arg, envName(f.Name), help, def)
@@ -41,8 +41,7 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
-			fs.Usage()
-			return err
+			return err // fs.Parse has printed the help
 		}
 		return usageError{fmt.Errorf("%w; run with --help to list the flags", err)}
 	}
