@@ -244,8 +244,9 @@ func deleteAttachmentTx(b *bolt.Bucket, id string) (*Attachment, error) {
 }
 
 // AttachmentsCreatedBefore returns up to limit records created before
-// cutoff, oldest first, finished or not.
-func (db *DB) AttachmentsCreatedBefore(cutoff time.Time, limit int) ([]*Attachment, error) {
+// cutoff, oldest first: unfinished uploads only when unfinishedOnly is
+// true, and every record otherwise.
+func (db *DB) AttachmentsCreatedBefore(cutoff time.Time, unfinishedOnly bool, limit int) ([]*Attachment, error) {
 	var out []*Attachment
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(BucketAttachments)
@@ -256,6 +257,9 @@ func (db *DB) AttachmentsCreatedBefore(cutoff time.Time, limit int) ([]*Attachme
 			a, err := getAttachment(b, string(k[len(prefixAttachmentTime)+8:]))
 			if err != nil {
 				return err
+			}
+			if unfinishedOnly && a.Complete() {
+				continue
 			}
 			out = append(out, a)
 		}

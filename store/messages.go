@@ -238,11 +238,11 @@ type DeviceQuery struct {
 }
 
 // DeliveredMessage is a message as one device receives it: the record and
-// only that device's envelope. Envelope is nil for the device that sent
-// the message, which has none.
+// only that device's envelope. The device that sent the message has no
+// envelope of its own and gets every envelope it sealed instead.
 type DeliveredMessage struct {
-	Message  *Message
-	Envelope []byte
+	Message   *Message
+	Envelopes []Envelope
 }
 
 // DevicePage is one page of a device's fetch. Next is the cursor for the
@@ -282,8 +282,12 @@ func (db *DB) MessagesForDevice(q DeviceQuery) (DevicePage, error) {
 			scanned++
 			seq := binary.BigEndian.Uint64(k)
 			page.Next = seq
-			env := envs.Get(envelopeKey(seq, q.UserID, q.DeviceID))
-			if env == nil && !sentBy(v, q.UserID, q.DeviceID) {
+			var delivered []Envelope
+			if env := envs.Get(envelopeKey(seq, q.UserID, q.DeviceID)); env != nil {
+				delivered = []Envelope{{UserID: q.UserID, DeviceID: q.DeviceID, Sealed: bytes.Clone(env)}}
+			} else if sentBy(v, q.UserID, q.DeviceID) {
+				delivered = messageEnvelopes(envs, seq)
+			} else {
 				continue
 			}
 			m, err := decodeMessage(q.ConversationID, seq, v)
@@ -291,7 +295,7 @@ func (db *DB) MessagesForDevice(q DeviceQuery) (DevicePage, error) {
 				return err
 			}
 			size += len(m.Ciphertext)
-			page.Messages = append(page.Messages, DeliveredMessage{Message: m, Envelope: bytes.Clone(env)})
+			page.Messages = append(page.Messages, DeliveredMessage{Message: m, Envelopes: delivered})
 		}
 		return nil
 	})
@@ -299,6 +303,20 @@ func (db *DB) MessagesForDevice(q DeviceQuery) (DevicePage, error) {
 		return DevicePage{}, fmt.Errorf("messages of %s for device: %w", q.ConversationID, err)
 	}
 	return page, nil
+}
+
+// messageEnvelopes returns every envelope of message seq, copied.
+func messageEnvelopes(envs *bolt.Bucket, seq uint64) []Envelope {
+	out := []Envelope{}
+	prefix := seqKey(seq)
+	c := envs.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		user, device, ok := bytes.Cut(k[len(prefix):], []byte{0})
+		if ok {
+			out = append(out, Envelope{UserID: string(user), DeviceID: string(device), Sealed: bytes.Clone(v)})
+		}
+	}
+	return out
 }
 
 // sentBy reports whether the encoded record names the device as sender,

@@ -146,12 +146,13 @@ func TestMessagesForDevice(t *testing.T) {
 			var seqs []uint64
 			for _, m := range page.Messages {
 				seqs = append(seqs, m.Message.Seq)
-				wantEnv := m.Message.SenderUserID != "bob"
-				if (m.Envelope != nil) != wantEnv {
-					t.Errorf("message %d: got envelope %x, want one: %v", m.Message.Seq, m.Envelope, wantEnv)
+				want := []Envelope{{UserID: "bob", DeviceID: "phone", Sealed: []byte{m.Message.ID[0], 'b'}}}
+				if m.Message.SenderUserID == "bob" {
+					// The sender gets every envelope it sealed.
+					want = testEnvelopes(m.Message.ID[0])[:1]
 				}
-				if wantEnv && !bytes.Equal(m.Envelope, []byte{m.Message.ID[0], 'b'}) {
-					t.Errorf("message %d: got envelope %x, want bob's", m.Message.Seq, m.Envelope)
+				if !reflect.DeepEqual(m.Envelopes, want) {
+					t.Errorf("message %d: got envelopes %+v, want %+v", m.Message.Seq, m.Envelopes, want)
 				}
 			}
 			if !reflect.DeepEqual(seqs, tt.wantSeqs) {
@@ -310,9 +311,13 @@ func TestAttachmentQuotaAndProgress(t *testing.T) {
 	if _, err := db.CompleteAttachment("a3", t0); !errors.Is(err, ErrUploadState) {
 		t.Errorf("complete with bytes missing: got %v, want ErrUploadState", err)
 	}
-	old, err := db.AttachmentsCreatedBefore(t0.Add(time.Minute), 10)
+	old, err := db.AttachmentsCreatedBefore(t0.Add(time.Minute), false, 10)
 	if err != nil || len(old) != 1 || old[0].ID != "a1" {
 		t.Errorf("created before: got %v, %v, want a1", old, err)
+	}
+	unfinished, err := db.AttachmentsCreatedBefore(t0.Add(2*time.Hour), true, 10)
+	if err != nil || len(unfinished) != 1 || unfinished[0].ID != "a3" {
+		t.Errorf("unfinished created before: got %v, %v, want a3", unfinished, err)
 	}
 	conv, _ := db.ConversationAttachments("c1")
 	if len(conv) != 2 {
