@@ -120,9 +120,9 @@ func (s *Service) Relations(_ context.Context, actor policy.Actor, res policy.Re
 	return rel, nil
 }
 
-// consultationRelations: the patient owns his consultation; every listed
-// account is a participant, staff participants are hosts; the care team
-// of the patient is the care team of the consultation.
+// consultationRelations computes relations to a consultation. The patient
+// owns it, every listed account is a participant and staff participants
+// are hosts. The care team of the patient is its care team.
 func (s *Service) consultationRelations(actor policy.Actor, c *store.Consultation) (policy.Relation, error) {
 	var rel policy.Relation
 	if c.PatientID == actor.UserID {
@@ -162,9 +162,9 @@ func (s *Service) patientRelations(actor policy.Actor, patientID string) (policy
 	return rel, nil
 }
 
-// accountRelations: one's own account is owned; the care team of a patient
-// relates to his account; accounts sharing a consultation or a care thread
-// are correspondents.
+// accountRelations computes relations to an account. One's own account is
+// owned, and the care team of a patient relates to his account. Accounts
+// sharing a consultation or a care thread are correspondents.
 func (s *Service) accountRelations(actor policy.Actor, userID string) (policy.Relation, error) {
 	if userID == actor.UserID {
 		return policy.RelOwner, nil

@@ -172,7 +172,7 @@ func (s *Service) handleGetConsultation(w http.ResponseWriter, r *http.Request, 
 
 // loadAuthorized loads the consultation named by the path and checks
 // action on it. A missing consultation and a denied one without relation
-// give the same ErrNotFound answer.
+// give the same ErrNotFound error.
 func (s *Service) loadAuthorized(r *http.Request, actor policy.Actor, action policy.Action) (*store.Consultation, error) {
 	id, err := pathID(r, "id")
 	if err != nil {
@@ -191,8 +191,8 @@ func (s *Service) loadAuthorized(r *http.Request, actor policy.Actor, action pol
 	return c, nil
 }
 
-// denyUnknown answers an action on a consultation that does not exist as
-// the policy answers one the actor has no relation to: a second factor
+// denyUnknown rejects an action on a consultation that does not exist in
+// the same way the policy rejects one the actor has no relation to: a second factor
 // missing from a staff session is reported first, then "not found". The
 // attempt is audited like any denial.
 func (s *Service) denyUnknown(ctx context.Context, actor policy.Actor, action policy.Action, id string) error {

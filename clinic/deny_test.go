@@ -35,7 +35,7 @@ func newClinicSetup(t *testing.T) *clinicSetup {
 }
 
 // TestGuessedAndForeignIDsLookAlike checks that a caller without relation
-// gets byte-identical answers for an existing consultation and a guessed id.
+// gets byte-identical responses for an existing consultation and a guessed id.
 func TestGuessedAndForeignIDsLookAlike(t *testing.T) {
 	s := newClinicSetup(t)
 	guess := newID()
@@ -76,7 +76,7 @@ func TestGuessedAndForeignIDsLookAlike(t *testing.T) {
 }
 
 // TestTamperedBodyIDs checks that an id in the body that contradicts the
-// path, or names another patient, gets the answer of an unknown id.
+// path, or names another patient, gets the response for an unknown id.
 func TestTamperedBodyIDs(t *testing.T) {
 	s := newClinicSetup(t)
 	notFound := s.c.do(s.stranger, "GET", "/api/v1/consultations/"+newID(), nil)

@@ -4,7 +4,7 @@
 //
 // Service.Authorize is the one access check for the whole product: it
 // resolves the actor's relations to a resource (care team membership,
-// consultation participant lists) and asks package policy. Other packages
+// consultation participant lists) and calls package policy. Other packages
 // call it instead of deciding on their own; the signaling hub calls
 // AuthorizeJoin, which also enforces the appointment's time window, and
 // SetStatus.

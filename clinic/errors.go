@@ -18,8 +18,8 @@ var (
 	// ErrInvalidTransition reports a status change the state machine does
 	// not allow.
 	ErrInvalidTransition = errors.New("invalid status transition")
-	// ErrInvalid reports a request that breaks a validation rule; the
-	// wrapping message says which.
+	// ErrInvalid reports a request that breaks a validation rule. The
+	// wrapping message names the rule.
 	ErrInvalid = errors.New("invalid request")
 	// ErrUnknownUser reports a referenced account that Deps.Users does not
 	// know.

@@ -13,7 +13,7 @@ import (
 
 // Register adds the clinic's routes to rt. Every route needs an actor in
 // the request context (policy.WithActor, set by the auth middleware) and
-// answers api.Unauthorized without one. docs/api.md describes them.
+// responds api.Unauthorized without one. docs/api.md describes them.
 func (s *Service) Register(rt *api.Router) {
 	rt.HandleFunc("GET /api/v1/patients/{id}/care-team", s.handle(s.handleGetCareTeam))
 	rt.HandleFunc("PUT /api/v1/patients/{id}/care-team", s.handle(s.handleReplaceCareTeam))
@@ -52,7 +52,7 @@ func (s *Service) handle(h actorHandler) http.HandlerFunc {
 	}
 }
 
-// apiError maps the clinic's errors to the answers clients see. Errors it
+// apiError maps the clinic's errors to the responses clients see. Errors it
 // does not know reach api.WriteError unchanged and become internal errors.
 func apiError(err error) error {
 	var e *api.Error
@@ -73,7 +73,7 @@ func apiError(err error) error {
 	return err
 }
 
-// invalid returns an ErrInvalid error whose message says which rule the
+// invalid returns an ErrInvalid error whose message names the rule the
 // request broke.
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
@@ -89,7 +89,7 @@ func decodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
 }
 
 // pathID returns the path value name, or ErrNotFound when it cannot be an
-// id, which is the same answer as for an unknown id.
+// id, which is the same error as for an unknown id.
 func pathID(r *http.Request, name string) (string, error) {
 	id := r.PathValue(name)
 	if !validID(id) {

@@ -23,7 +23,7 @@ const (
 	KindGuest = "guest"
 )
 
-// Grant is what AuthorizeJoin allows a participant.
+// Grant is the permission AuthorizeJoin gives a participant.
 type Grant struct {
 	// Host is true when the participant may admit others from the waiting
 	// room (policy.ActionConsultationAdmit).

@@ -216,8 +216,8 @@ func callCases(w world) []policytest.Case {
 	return cases
 }
 
-// joinError maps AuthorizeJoin's errors to the HTTP answers a route would
-// give, so the matrix compares them like responses.
+// joinError maps AuthorizeJoin's errors to the HTTP responses a route would
+// send, so the matrix compares them like responses.
 func joinError(err error) error {
 	switch {
 	case err == nil:

@@ -14,7 +14,7 @@ const (
 	StatusNoShow     Status = "no_show"
 )
 
-// Trigger is what causes a status change.
+// Trigger is the cause of a status change.
 type Trigger string
 
 // The triggers of status changes: the four API operations and the

@@ -1,7 +1,7 @@
 package policy
 
 // Action names one operation of the product. Every endpoint and every
-// signaling message maps to exactly one Action and asks the policy before it
+// signaling message maps to exactly one Action and checks the policy before it
 // acts. The string form is stable: it appears in audit events and in
 // docs/access-control.md.
 type Action string
@@ -38,7 +38,7 @@ const (
 	ActionConsultationList Action = "consultation.list"
 	// ActionConsultationCreate books a consultation for a patient.
 	ActionConsultationCreate Action = "consultation.create"
-	// ActionConsultationRequest asks for a consultation as the patient.
+	// ActionConsultationRequest requests a consultation as the patient.
 	ActionConsultationRequest Action = "consultation.request"
 	// ActionConsultationConfirm turns a requested consultation into a
 	// scheduled one.

@@ -22,7 +22,7 @@ type Decision struct {
 }
 
 // Err returns nil for an allowed decision and otherwise the *api.Error the
-// caller must answer with:
+// caller must respond with:
 //
 //   - api.Unauthorized for an anonymous actor;
 //   - SecondFactorError for a staff session without a second factor;

@@ -4,12 +4,12 @@
 //
 // A decision depends on the actor's role (Role), the action (Action) and
 // the actor's relations to the resource (Relation: owner, care team,
-// participant, host, correspondent). The rule table in table.go is data;
+// participant, host, correspondent). The rule table in table.go is data.
 // docs/access-control.md shows the same table, and a test fails when the
-// two differ (go generate ./policy rewrites the document's table).
+// two differ. go generate ./policy rewrites the document's table.
 //
 // Use Check with a Resolver (package clinic provides the one backed by the
-// store) and answer with Decision.Err, or call clinic.Service.Authorize,
+// store) and respond with Decision.Err, or call clinic.Service.Authorize,
 // which also records denials in the audit log. Everything is denied by
 // default: an anonymous actor, an unknown role or action, a staff session
 // without a second factor (except for the few actions needed to enrol one),

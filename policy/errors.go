@@ -27,7 +27,7 @@ var (
 	ErrUnknownAction = errors.New("unknown action")
 )
 
-// The messages of the two denial answers. Every denial uses one of these
+// The messages of the two denial responses. Every denial uses one of these
 // exact bodies, so a denied caller learns nothing from the wording.
 const (
 	forbiddenMessage    = "you do not have permission to do this"
@@ -35,15 +35,15 @@ const (
 		"sign in again and enter your authenticator code"
 )
 
-// NotFoundError is the answer to a denial on a resource the actor may not
-// know exists. It is api.NotFound, the same answer as for a missing id.
+// NotFoundError is the response to a denial on a resource the actor may not
+// know exists. It is api.NotFound, the same response as for a missing id.
 func NotFoundError() *api.Error { return api.NotFound() }
 
-// ForbiddenError is the answer to a denial on a resource the actor knows
+// ForbiddenError is the response to a denial on a resource the actor knows
 // of, or on a collection.
 func ForbiddenError() *api.Error { return api.Forbidden(forbiddenMessage) }
 
-// SecondFactorError is the answer to a staff session without a second
+// SecondFactorError is the response to a staff session without a second
 // factor. It is sent before any resource is looked up.
 func SecondFactorError() *api.Error {
 	return &api.Error{Status: http.StatusForbidden, Code: "second_factor_required",

@@ -17,7 +17,7 @@ const (
 	KindAlert        Kind = "alert"
 )
 
-// Resource is what an action is applied to. Only the fields that place the
+// Resource is the target of an action. Only the fields that place the
 // resource matter to the policy; a Resolver derives the actor's relations
 // from them:
 //
@@ -44,7 +44,7 @@ type Resource struct {
 
 // Specific reports whether r names one existing resource rather than a
 // collection. Denials on a specific resource the actor has no relation to
-// answer "not found", so guessing ids reveals nothing.
+// respond "not found", so guessing ids reveals nothing.
 func (r Resource) Specific() bool {
 	return r.ConsultationID != "" || r.PatientID != "" || r.UserID != ""
 }

@@ -2,7 +2,7 @@
 // access-control table in docs/access-control.md. A package lists its
 // routes as Cases, each with the policy action it needs and a Build
 // function that creates a fresh resource to which a given actor holds a
-// given relation; Run then tries every case for every role and relation and
+// given relation. Run then tries every case for every role and relation and
 // fails on every cell whose outcome differs from the document.
 //
 // Requests go to the real handler through a loopback httptest server. A
@@ -49,10 +49,10 @@ type Case struct {
 	// Name identifies the case in failures, such as the route pattern.
 	Name   string
 	Action policy.Action
-	// Collection marks a case on no specific resource: its denials answer
+	// Collection marks a case on no specific resource: its denials respond
 	// forbidden, never not found.
 	Collection bool
-	// HideAll marks a case whose every denial answers not found, even
+	// HideAll marks a case whose every denial responds not found, even
 	// when the actor knows the resource; AuthorizeJoin is one, so that a
 	// join attempt never tells members from strangers.
 	HideAll bool
@@ -80,7 +80,7 @@ type Matrix struct {
 	Actions []policy.Action
 }
 
-// Scenarios are the relations Run asks Build for, in order: none first.
+// Scenarios are the relations Run requests from Build, in order: none first.
 var Scenarios = []policy.Relation{policy.RelNone, policy.RelOwner, policy.RelCareTeam,
 	policy.RelParticipant, policy.RelHost, policy.RelCorrespondent}
 
@@ -110,7 +110,7 @@ func newServer(h http.Handler) *server {
 	return s
 }
 
-// Result is what one attempt produced.
+// Result is the status and body one attempt produced.
 type Result struct {
 	Status int
 	Body   []byte

@@ -17,8 +17,8 @@ type Stats struct {
 }
 
 // Run tries every case for every role and scenario relation and reports
-// each cell whose outcome differs from the document: an allowed cell must
-// answer 2xx; a denied one must answer exactly api.NotFound when the actor
+// each cell whose outcome differs from the document. An allowed cell must
+// respond 2xx, and a denied one must respond with exactly api.NotFound when the actor
 // holds no relation to a specific resource, and exactly
 // policy.ForbiddenError otherwise. It also checks that anonymous callers
 // get api.Unauthorized and staff sessions without a second factor get
