@@ -6,8 +6,8 @@
 // wrap the whole router in Service.Middleware, which turns the bearer token
 // of the Authorization header into a policy.Actor in the request context.
 // Handlers elsewhere call RequireActor, which also rejects a staff session
-// that has not presented a second factor; only the enrollment, sign-out and
-// session endpoints here accept such a session (RequireSession). The
+// that has not presented a second factor. Only the enrollment, sign-out and
+// session endpoints here accept such a session, through RequireSession. The
 // WebSocket hub authenticates with Service.Authenticate and closes sockets
 // from the Service.OnRevoke hook.
 //

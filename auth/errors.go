@@ -13,7 +13,7 @@ import (
 
 var (
 	// ErrInvalidCredentials reports a wrong email, password or second
-	// factor. It never says which of them was wrong.
+	// factor. Its message does not name which of them was wrong.
 	ErrInvalidCredentials = errors.New("invalid credentials")
 	// ErrSessionInvalid reports an unknown, expired or revoked session
 	// token.
@@ -29,8 +29,8 @@ var (
 	ErrInvalidDisplayName = errors.New("invalid display name")
 	// ErrEmailTaken reports an email that already belongs to an account.
 	ErrEmailTaken = errors.New("email address is already registered")
-	// ErrWeakPassword reports a password that breaks a password rule; the
-	// wrapping *PasswordError says which.
+	// ErrWeakPassword reports a password that breaks a password rule. The
+	// wrapping *PasswordError names the rule.
 	ErrWeakPassword = errors.New("password rejected")
 	// ErrAccountDisabled reports a disabled account.
 	ErrAccountDisabled = errors.New("account is disabled")
@@ -61,7 +61,7 @@ var (
 	ErrInvalidState = errors.New("operation does not fit the account status")
 )
 
-// PasswordError says which password rule a password broke. It wraps
+// PasswordError names the password rule a password broke. It wraps
 // ErrWeakPassword.
 type PasswordError struct {
 	Reason string
@@ -84,10 +84,10 @@ func (e *ThrottledError) Error() string {
 	return fmt.Sprintf("too many attempts: retry after %s", e.RetryAfter.Round(time.Second))
 }
 
-// toAPIError maps an error of this package to the error a client sees,
+// toAPIError maps an error of this package to the error a client receives,
 // setting Retry-After or WWW-Authenticate on w when w is not nil. Errors
 // it does not know pass through unchanged, so api.WriteError logs them and
-// answers 500.
+// returns 500.
 func toAPIError(w http.ResponseWriter, err error) error {
 	var apiErr *api.Error
 	var pwErr *PasswordError

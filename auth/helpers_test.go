@@ -129,7 +129,7 @@ func newEnv(t *testing.T, edit func(*Config)) *env {
 	return &env{t: t, svc: svc, db: db, dir: dir, clock: clk, audit: rec, srv: srv}
 }
 
-// response is a decoded HTTP answer.
+// response is a decoded HTTP response.
 type response struct {
 	status int
 	header http.Header

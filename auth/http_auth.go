@@ -54,7 +54,7 @@ type loginRequest struct {
 	Password string `json:"password"`
 }
 
-// loginResponse is the answer to both sign-in steps. After the password
+// loginResponse is the response body of both sign-in steps. After the password
 // step of an account with a second factor, only SecondFactorRequired,
 // Challenge and ChallengeExpiresAt are set.
 type loginResponse struct {

@@ -27,8 +27,8 @@ type loginResult struct {
 }
 
 // login checks an email and password. An account with a confirmed second
-// factor gets a challenge for the second step; any other gets a session,
-// which for a staff account only allows enrolling a second factor.
+// factor gets a challenge for the second step. Any other account gets a
+// session, which for staff only allows enrolling a second factor.
 //
 // Unknown addresses, invited accounts and wrong passwords all fail with
 // ErrInvalidCredentials after exactly one argon2id computation.
@@ -129,7 +129,7 @@ func (s *Service) failAttempt(ctx context.Context, a *store.Account, c client, r
 
 // checkUsable rejects disabled accounts and accounts whose lock has not
 // run out. It is called only after the password was verified, so its
-// answers reveal nothing to someone without the password.
+// errors reveal nothing to someone without the password.
 func (s *Service) checkUsable(ctx context.Context, a *store.Account, c client) error {
 	switch Status(a.Status) {
 	case StatusActive:

@@ -19,7 +19,7 @@ var tokenQueryNames = []string{"access_token", "token", "session", "bearer", "au
 // policy.WithActor. A request without the header continues anonymous; a
 // request with a malformed, unknown or expired token gets 401 and stops
 // here. A request that carries a token in its query string gets 400,
-// whatever its header says.
+// whatever its Authorization header contains.
 func (s *Service) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if tokenInURL(r) {

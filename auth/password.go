@@ -52,15 +52,15 @@ const (
 func (p PasswordParams) validate() error {
 	switch {
 	case p.Threads < 1:
-		return errors.New("Threads must be at least 1")
+		return errors.New("field Threads must be at least 1")
 	case p.Memory < 8*uint32(p.Threads) || p.Memory > maxHashMemory:
-		return fmt.Errorf("Memory must be between 8×Threads and %d KiB", maxHashMemory)
+		return fmt.Errorf("field Memory must be between 8×Threads and %d KiB", maxHashMemory)
 	case p.Time < 1 || p.Time > maxHashTime:
-		return fmt.Errorf("Time must be between 1 and %d", maxHashTime)
+		return fmt.Errorf("field Time must be between 1 and %d", maxHashTime)
 	case p.SaltLength < minSaltLength || p.SaltLength > maxSaltLength:
-		return fmt.Errorf("SaltLength must be between %d and %d", minSaltLength, maxSaltLength)
+		return fmt.Errorf("field SaltLength must be between %d and %d", minSaltLength, maxSaltLength)
 	case p.KeyLength < minKeyLength || p.KeyLength > maxKeyLength:
-		return fmt.Errorf("KeyLength must be between %d and %d", minKeyLength, maxKeyLength)
+		return fmt.Errorf("field KeyLength must be between %d and %d", minKeyLength, maxKeyLength)
 	}
 	return nil
 }

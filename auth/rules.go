@@ -57,7 +57,7 @@ var keyboardRuns = []string{
 	"qwertzuiop", "azertyuiop", "1qaz2wsx3edc4rfv5tgb",
 }
 
-// passwordContext is what a password must not be built from.
+// passwordContext is the account data a password must not contain.
 type passwordContext struct {
 	role        policy.Role
 	email       string

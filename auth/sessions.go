@@ -58,8 +58,8 @@ func (n NewSession) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("id", n.ID), slog.Bool("second_factor", n.SecondFactor))
 }
 
-// client is where a request came from, kept with sessions and audit
-// events.
+// client is the origin of a request, its address and User-Agent, kept
+// with sessions and audit events.
 type client struct {
 	Address   string
 	UserAgent string

@@ -14,7 +14,7 @@ import (
 // ones, so throttling reveals nothing about which accounts exist.
 //
 // Failures older than LockoutDuration are forgotten. When a table is full,
-// the least recently used entry is dropped; the account lock itself is
+// the least recently used entry is dropped. The account lock itself is
 // also stored in the database, so evicting an email entry does not unlock
 // an account.
 type throttle struct {
@@ -130,7 +130,7 @@ func (t *throttle) fail(email, addr string) int {
 	return f.count
 }
 
-// reset forgets the failures for email, after a successful sign-in or an
+// reset clears the failures for email, after a successful sign-in or an
 // administrator's unlock.
 func (t *throttle) reset(email string) {
 	t.mu.Lock()
