@@ -51,12 +51,16 @@ func (d *detectors) observe(r *Record) []*store.Alert {
 		}
 	}
 	switch r.Type {
-	case TypeLogin, TypeSecondFactor:
+	case TypeLogin:
 		if r.Outcome == OutcomeSuccess {
 			add(d.loginSuccess(r))
 		} else if r.Outcome == OutcomeFailure {
 			add(d.loginFailureAccount(r))
 			add(d.loginFailureAddress(r))
+		}
+	case TypeSecondFactor:
+		if r.Outcome == OutcomeSuccess {
+			add(d.loginSuccess(r))
 		}
 	case TypeAttachmentDownload:
 		add(d.download(r))
@@ -64,6 +68,10 @@ func (d *detectors) observe(r *Record) []*store.Alert {
 		add(d.staffDevice(r))
 	case TypeRoleChange:
 		add(d.roleChange(r))
+	case TypeAdminAccount:
+		if r.Detail[DetailAction] == "change_role" {
+			add(d.roleChange(r))
+		}
 	case TypeAuditExport:
 		add(d.auditExport(r))
 	case TypeAuditDropped:

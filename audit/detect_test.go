@@ -123,14 +123,18 @@ func TestScriptedAttacksRaiseExpectedAlerts(t *testing.T) {
 			want: map[string]int{AlertFailedLoginsAddress: 1},
 		},
 		{
+			// Each wrong code is recorded twice, as the auth package does:
+			// auth.second_factor and auth.login failures. Only the second
+			// counts, so five wrong codes raise one alert, not two.
 			name:  "second factor guessing",
 			start: berlin(12, 10, 0),
 			script: func(s *scenario) {
 				for i := range 5 {
-					s.at(2*time.Second, Event{
-						Type: TypeSecondFactor, TargetID: "u-victim", Address: "198.51.100." + strconv.Itoa(i),
-						Outcome: OutcomeFailure, Detail: map[string]string{DetailMethod: "totp"},
-					})
+					addr := "198.51.100." + strconv.Itoa(i)
+					s.at(2*time.Second, Event{Type: TypeSecondFactor, ActorID: "u-victim", Address: addr,
+						Outcome: OutcomeFailure, Detail: map[string]string{DetailReason: "invalid_code"}})
+					s.at(0, Event{Type: TypeLogin, ActorID: "u-victim", Address: addr,
+						Outcome: OutcomeFailure, Detail: map[string]string{DetailReason: "wrong_second_factor"}})
 				}
 			},
 			want: map[string]int{AlertFailedLoginsAccount: 1},
@@ -181,6 +185,21 @@ func TestScriptedAttacksRaiseExpectedAlerts(t *testing.T) {
 				s.at(time.Second, Event{
 					Type: TypeRoleChange, ActorID: "u-admin", TargetID: "u-nurse", Outcome: OutcomeSuccess,
 					Detail: map[string]string{DetailOldRole: "nurse", DetailNewRole: "admin"},
+				})
+			},
+			want: map[string]int{AlertRoleChange: 1},
+		},
+		{
+			name:  "role change through the admin account action",
+			start: berlin(12, 10, 0),
+			script: func(s *scenario) {
+				s.at(time.Second, Event{
+					Type: TypeAdminAccount, ActorID: "u-admin", TargetID: "u-nurse", Outcome: OutcomeSuccess,
+					Detail: map[string]string{DetailAction: "change_role", DetailNewRole: "clinician"},
+				})
+				s.at(time.Second, Event{
+					Type: TypeAdminAccount, ActorID: "u-admin", TargetID: "u-nurse", Outcome: OutcomeSuccess,
+					Detail: map[string]string{DetailAction: "unlock"},
 				})
 			},
 			want: map[string]int{AlertRoleChange: 1},
@@ -385,5 +404,26 @@ func TestClinicHoursOpen(t *testing.T) {
 			t.Errorf("%s on %s at %s: got open %v, want %v", tc.hours, tc.days,
 				tc.at.Format("Mon 15:04"), got, tc.want)
 		}
+	}
+}
+
+func TestSecondFactorFailureCountsOnce(t *testing.T) {
+	s := newScenario(t, detectorConfig(), berlin(12, 10, 0))
+	wrongCode := func() {
+		s.at(2*time.Second, Event{Type: TypeSecondFactor, ActorID: "u-victim", Address: "198.51.100.3",
+			Outcome: OutcomeFailure, Detail: map[string]string{DetailReason: "invalid_code"}})
+		s.at(0, Event{Type: TypeLogin, ActorID: "u-victim", Address: "198.51.100.3",
+			Outcome: OutcomeFailure, Detail: map[string]string{DetailReason: "wrong_second_factor"}})
+	}
+	for range 4 {
+		wrongCode()
+	}
+	if got := s.alerts(); len(got) != 0 {
+		t.Fatalf("after 4 wrong codes: got alerts %v, want none", alertCounts(got))
+	}
+	wrongCode()
+	want := map[string]int{AlertFailedLoginsAccount: 1, AlertFailedLoginsAddress: 1}
+	if got := alertCounts(s.alerts()); !maps.Equal(got, want) {
+		t.Errorf("after 5 wrong codes: got alerts %v, want %v", got, want)
 	}
 }

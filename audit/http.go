@@ -12,10 +12,6 @@ import (
 	"github.com/bedside-health/bedside/store"
 )
 
-// TypeAlertList is a denied attempt to list alerts; successful listings
-// are not recorded, because admin screens poll them.
-const TypeAlertList = "admin.alert_list"
-
 // Paging limits of the alert list.
 const (
 	defaultAlertPage = 100

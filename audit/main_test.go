@@ -139,7 +139,7 @@ func testPublicKey() ed25519.PublicKey {
 }
 
 // counterValue reads the current value of a Prometheus counter.
-func counterValue(t *testing.T, c prometheus.Counter) float64 {
+func counterValue(t testing.TB, c prometheus.Counter) float64 {
 	t.Helper()
 	var m dto.Metric
 	if err := c.Write(&m); err != nil {

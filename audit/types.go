@@ -4,25 +4,38 @@ package audit
 // detectors that read them. docs/audit.md lists, for each type, what
 // ActorID, TargetID and Detail hold. Emit these constants, never literals.
 const (
-	// TypeLogin is a password sign-in attempt. TargetID is the account the
-	// credentials named (empty when no account matched), ActorID is set on
-	// success, Outcome is success or failure.
+	// TypeLogin is one step of a sign-in: the password or the second
+	// factor. The account is TargetID, or ActorID when TargetID is empty
+	// (empty when the credentials named no account). A failure (outcome
+	// failure) counts towards the failed-login detectors; a success after
+	// failures raises login_after_failures.
 	TypeLogin = "auth.login"
 	// TypeSecondFactor is a TOTP or recovery-code check after the
-	// password; TargetID is the account, Detail "method" is totp or
-	// recovery. Failures count as failed logins.
+	// password; ActorID or TargetID is the account. A failure is not
+	// counted as a failed sign-in, because the sign-in step that failed
+	// is also recorded as an auth.login failure.
 	TypeSecondFactor = "auth.second_factor"
-	// TypeLockout is an account or address locked after failed attempts.
+	// TypeLockout is an account locked after failed attempts; TargetID is
+	// the account.
 	TypeLockout = "auth.lockout"
-	// TypeLogout is a session ended by its owner.
-	TypeLogout = "auth.logout"
-	// TypePasswordChange is a password change or reset.
-	TypePasswordChange = "auth.password_change"
-	// TypeSecondFactorEnroll is a TOTP enrolment or recovery-code reset.
-	TypeSecondFactorEnroll = "auth.second_factor_enroll"
-	// TypeSessionRevoke is a session revoked by an administrator or by the
-	// owner from another session; TargetID is the session id.
+	// TypePasswordChange is a password changed by its owner.
+	TypePasswordChange = "auth.password.change"
+	// TypePasswordReset is a password set through a reset link.
+	TypePasswordReset = "auth.password.reset"
+	// TypeSecondFactorEnroll is a TOTP enrolment step; Detail "step".
+	TypeSecondFactorEnroll = "auth.totp.enroll"
+	// TypeSessionCreate is a session issued; TargetID is the session id.
+	TypeSessionCreate = "auth.session.create"
+	// TypeSessionRevoke is a session ended by logout, by its owner from
+	// another session, by an administrator or by expiry; TargetID is the
+	// session id, Detail "reason" says which.
 	TypeSessionRevoke = "session.revoke"
+	// TypeInvitationCreate and TypeInvitationAccept are account
+	// invitations; Detail "role" is the role granted.
+	TypeInvitationCreate = "auth.invitation.create"
+	TypeInvitationAccept = "auth.invitation.accept"
+	// TypeSignup is a patient creating their own account.
+	TypeSignup = "auth.signup"
 
 	// TypeAccountCreate is a new account; TargetID is the account,
 	// Detail "role" its role.
@@ -30,6 +43,11 @@ const (
 	// TypeRoleChange is a role change; TargetID is the account, Detail
 	// "old_role" and "new_role" the roles.
 	TypeRoleChange = "account.role_change"
+	// TypeAdminAccount is an administrator's action on an account; Detail
+	// "action" names it (disable, enable, unlock, reset_second_factor,
+	// change_role with "new_role"). The role-change detector reads
+	// change_role actions as well as TypeRoleChange.
+	TypeAdminAccount = "admin.account"
 	// TypeAccountDisable is an account disabled; TargetID is the account.
 	TypeAccountDisable = "account.disable"
 	// TypeAccountEnable is a disabled account enabled again.
@@ -83,6 +101,9 @@ const (
 	// TypeAlertAck is an administrator acknowledging an alert; TargetID is
 	// the alert id.
 	TypeAlertAck = "admin.alert_ack"
+	// TypeAlertList is a denied attempt to list alerts; successful
+	// listings are not recorded, because admin screens poll them.
+	TypeAlertList = "admin.alert_list"
 	// AdminTypePrefix starts the type of every other administrative
 	// action ("admin.account_update", "admin.backup"): emitters may add
 	// types under it.
@@ -104,6 +125,7 @@ const (
 	DetailNewRole  = "new_role" // role after an account.role_change
 	DetailMethod   = "method"   // second-factor method: totp or recovery
 	DetailReason   = "reason"   // short machine-readable reason of a failure
+	DetailAction   = "action"   // the action of an admin.account event
 	DetailSince    = "since"    // RFC 3339 start time of an audit export
 	DetailStripped = "stripped" // set by the log: detail entries it removed
 )
@@ -111,15 +133,17 @@ const (
 // knownTypes are the types counted under their own name in metrics; any
 // other type is counted as "other", which keeps label cardinality bounded.
 var knownTypes = map[string]bool{
-	TypeLogin: true, TypeSecondFactor: true, TypeLockout: true, TypeLogout: true,
-	TypePasswordChange: true, TypeSecondFactorEnroll: true, TypeSessionRevoke: true,
-	TypeAccountCreate: true, TypeRoleChange: true, TypeAccountDisable: true,
+	TypeLogin: true, TypeSecondFactor: true, TypeLockout: true, TypePasswordChange: true,
+	TypePasswordReset: true, TypeSecondFactorEnroll: true, TypeSessionCreate: true,
+	TypeSessionRevoke: true, TypeInvitationCreate: true, TypeInvitationAccept: true,
+	TypeSignup: true, TypeAccountCreate: true, TypeRoleChange: true, TypeAdminAccount: true,
+	TypeAccountDisable: true,
 	TypeAccountEnable: true, TypeDeviceRegister: true, TypeDeviceRevoke: true,
 	TypeConsultationCreate: true, TypeConsultationJoin: true, TypeConsultationLeave: true,
 	TypeConsultationAdmit: true, TypeMessageSend: true, TypeMessageFetch: true,
 	TypeAttachmentUpload: true, TypeAttachmentDownload: true, TypeAuditRead: true,
 	TypeAuditExport: true, TypeAuditDropped: true, TypeInvalidEvent: true,
-	TypeAlertAck: true, TypeServerStart: true, TypeServerStop: true,
+	TypeAlertAck: true, TypeAlertList: true, TypeServerStart: true, TypeServerStop: true,
 }
 
 // phiTypes are the events that reach health information: the clinic-hours
