@@ -138,7 +138,7 @@ var knownTypes = map[string]bool{
 	TypeSessionRevoke: true, TypeInvitationCreate: true, TypeInvitationAccept: true,
 	TypeSignup: true, TypeAccountCreate: true, TypeRoleChange: true, TypeAdminAccount: true,
 	TypeAccountDisable: true,
-	TypeAccountEnable: true, TypeDeviceRegister: true, TypeDeviceRevoke: true,
+	TypeAccountEnable:  true, TypeDeviceRegister: true, TypeDeviceRevoke: true,
 	TypeConsultationCreate: true, TypeConsultationJoin: true, TypeConsultationLeave: true,
 	TypeConsultationAdmit: true, TypeMessageSend: true, TypeMessageFetch: true,
 	TypeAttachmentUpload: true, TypeAttachmentDownload: true, TypeAuditRead: true,
