@@ -132,19 +132,16 @@ const (
 
 // knownTypes are the types counted under their own name in metrics; any
 // other type is counted as "other", which keeps label cardinality bounded.
-var knownTypes = map[string]bool{
-	TypeLogin: true, TypeSecondFactor: true, TypeLockout: true, TypePasswordChange: true,
-	TypePasswordReset: true, TypeSecondFactorEnroll: true, TypeSessionCreate: true,
-	TypeSessionRevoke: true, TypeInvitationCreate: true, TypeInvitationAccept: true,
-	TypeSignup: true, TypeAccountCreate: true, TypeRoleChange: true, TypeAdminAccount: true,
-	TypeAccountDisable: true,
-	TypeAccountEnable:  true, TypeDeviceRegister: true, TypeDeviceRevoke: true,
-	TypeConsultationCreate: true, TypeConsultationJoin: true, TypeConsultationLeave: true,
-	TypeConsultationAdmit: true, TypeMessageSend: true, TypeMessageFetch: true,
-	TypeAttachmentUpload: true, TypeAttachmentDownload: true, TypeAuditRead: true,
-	TypeAuditExport: true, TypeAuditDropped: true, TypeInvalidEvent: true,
-	TypeAlertAck: true, TypeAlertList: true, TypeServerStart: true, TypeServerStop: true,
-}
+var knownTypes = typeSet(
+	TypeLogin, TypeSecondFactor, TypeLockout, TypePasswordChange, TypePasswordReset,
+	TypeSecondFactorEnroll, TypeSessionCreate, TypeSessionRevoke, TypeInvitationCreate,
+	TypeInvitationAccept, TypeSignup, TypeAccountCreate, TypeRoleChange, TypeAdminAccount,
+	TypeAccountDisable, TypeAccountEnable, TypeDeviceRegister, TypeDeviceRevoke, TypeConsultationCreate,
+	TypeConsultationJoin, TypeConsultationLeave, TypeConsultationAdmit, TypeMessageSend,
+	TypeMessageFetch, TypeAttachmentUpload, TypeAttachmentDownload, TypeAuditRead,
+	TypeAuditExport, TypeAuditDropped, TypeInvalidEvent, TypeAlertAck, TypeAlertList,
+	TypeServerStart, TypeServerStop,
+)
 
 // phiTypes are the events that reach health information: the clinic-hours
 // detector watches them.
@@ -155,6 +152,14 @@ var phiTypes = map[string]bool{
 	TypeMessageFetch:       true,
 	TypeAttachmentUpload:   true,
 	TypeAttachmentDownload: true,
+}
+
+func typeSet(types ...string) map[string]bool {
+	m := make(map[string]bool, len(types))
+	for _, t := range types {
+		m[t] = true
+	}
+	return m
 }
 
 func metricType(t string) string {
