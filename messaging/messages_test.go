@@ -31,7 +31,7 @@ func TestSendAndFetch(t *testing.T) {
 		device *testDevice
 		want   []string
 	}{
-		{doc, []string{"my knee hurts when I climb stairs", ""}},   // its own message has no envelope
+		{doc, []string{"my knee hurts when I climb stairs", ""}}, // its own message has no envelope
 		{laptop, []string{"my knee hurts when I climb stairs", "please send a photo"}},
 		{phone, []string{"", "please send a photo"}},
 	}
