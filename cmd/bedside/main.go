@@ -36,6 +36,8 @@ Usage:
   bedside backup --out FILE                     write a consistent copy of the database
   bedside audit verify                          check the audit trail's hash chain and signatures
   bedside audit export --since T                write audit records as JSON lines
+  bedside serve --demo                          run with a seeded demo clinic (loopback only)
+  bedside demo codes                            print the demo accounts' current TOTP codes
   bedside version                               print the version
 
 Run "bedside COMMAND --help" for the flags of a command.
@@ -52,9 +54,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var err error
 	switch cmd {
 	case "serve":
-		err = runServe(rest, stderr)
+		err = runServe(rest, stdout, stderr)
 	case "admin":
 		err = runAdmin(rest, stdout, stderr)
+	case "demo":
+		err = runDemo(rest, stdout, stderr)
 	case "backup":
 		err = runBackup(rest, stdout, stderr)
 	case "audit":

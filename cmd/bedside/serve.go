@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -11,7 +12,7 @@ import (
 	"github.com/bedside-health/bedside/server"
 )
 
-func runServe(args []string, stderr io.Writer) error {
+func runServe(args []string, stdout, stderr io.Writer) error {
 	cfg := server.DefaultConfig()
 	fs := newFlagSet("serve", "serve [flags]", stderr)
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "`host:port` of the HTTP(S) listener")
@@ -25,9 +26,15 @@ func runServe(args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "`host:port` of a separate Prometheus /metrics listener (default: /metrics on --addr)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "maximum `duration` of a graceful shutdown")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", cfg.MaxBodyBytes, "maximum request body size in `bytes` (attachment chunks have their own limit)")
+	var demo bool
+	fs.BoolVar(&demo, "demo", false, "seed a demo clinic (four accounts and a consultation starting now) and print how to sign in; loopback --addr only")
 	registerServiceFlags(fs, &cfg)
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if demo {
+		// Browsers on this machine reach the SFU on loopback too.
+		cfg.Media.AllowLoopback = true
 	}
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
@@ -41,7 +48,16 @@ func runServe(args []string, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	serveErr := srv.Serve(ctx, nil)
+	var ready func(net.Addr)
+	if demo {
+		d, err := srv.SeedDemo(ctx)
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		ready = func(addr net.Addr) { printDemo(stdout, addr, cfg, d) }
+	}
+	serveErr := srv.Serve(ctx, ready)
 	if err := srv.Close(); err != nil && serveErr == nil {
 		serveErr = err
 	}

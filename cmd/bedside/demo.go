@@ -1,0 +1,65 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+
+	"github.com/bedside-health/bedside/server"
+)
+
+func printDemo(w io.Writer, addr net.Addr, cfg server.Config, d server.Demo) {
+	scheme := "http"
+	if cfg.TLSEnabled() {
+		scheme = "https"
+	}
+	fmt.Fprintf(w, "\nBedside demo clinic at %s://%s\n\n", scheme, addr)
+	for _, u := range []server.DemoUser{d.Clinician, d.Patient, d.Nurse, d.Admin} {
+		fmt.Fprintf(w, "  %-9s  %-28s  password %s\n", u.Role, u.Email, u.Password)
+	}
+	fmt.Fprintf(w, "\nEach account uses a second factor. Get the current codes with:\n"+
+		"  bedside demo codes --data-dir %s\n"+
+		"or add the secrets in %s to an authenticator app.\n"+
+		"Sign in as the clinician and the patient in two browser windows (one private);\n"+
+		"the consultation %s starts now.\n\n",
+		cfg.DataDir, filepath.Join(cfg.DataDir, server.DemoFileName), d.ConsultationID)
+}
+
+func runDemo(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "codes" {
+		return usageError{errors.New("demo needs a subcommand: codes")}
+	}
+	dataDir := server.DefaultConfig().DataDir
+	fs := newFlagSet("demo codes", "demo codes [--data-dir DIR]", stderr)
+	fs.StringVar(&dataDir, "data-dir", dataDir, "`directory` of a server started with --demo")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	path := filepath.Join(dataDir, server.DemoFileName)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w; start the server with --demo first", path, err)
+	}
+	var d server.Demo
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return fmt.Errorf("invalid %s: %w", path, err)
+	}
+	now := time.Now()
+	left := 30 - now.Unix()%30
+	for _, u := range []server.DemoUser{d.Clinician, d.Patient, d.Nurse, d.Admin} {
+		code, err := totp.GenerateCode(u.TOTPSecret, now)
+		if err != nil {
+			return fmt.Errorf("code for %s: %w", u.Email, err)
+		}
+		fmt.Fprintf(stdout, "%-9s  %-28s  %s\n", u.Role, u.Email, code)
+	}
+	fmt.Fprintf(stdout, "(valid for %d more seconds; each code works once per account)\n", left)
+	return nil
+}
