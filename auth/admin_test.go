@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -161,7 +162,34 @@ func TestAuditEventsHoldNoSecrets(t *testing.T) {
 			}
 		}
 	}
+	logs := e.logs.String()
+	for _, s := range secrets {
+		if strings.Contains(logs, s) {
+			t.Fatal("server log contains a secret")
+		}
+	}
 	if n := e.audit.count("auth.login", audit.OutcomeFailure); n != 1 {
 		t.Fatalf("got %d failed login events, want 1", n)
+	}
+}
+
+func TestSecretTypesRedactInLogs(t *testing.T) {
+	var buf lockedBuffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	sessionToken, _ := newToken(prefixSession)
+	inviteToken, _ := newToken(prefixInvitation)
+	resetToken, _ := newToken(prefixReset)
+	log.Info("values",
+		"session", NewSession{Token: sessionToken, ID: "s1"},
+		"invitation", Invitation{Token: inviteToken, AccountID: "a1"},
+		"reset", PasswordReset{Token: resetToken, AccountID: "a1"},
+		"enrollment", Enrollment{Secret: "JBSWY3DPEHPK3PXP", URI: "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP"},
+	)
+	out := buf.String()
+	if looksLikeToken(out) || strings.Contains(out, "JBSWY3DPEHPK3PXP") {
+		t.Fatalf("log output contains a secret: %s", out)
+	}
+	if !strings.Contains(out, "s1") || !strings.Contains(out, "a1") {
+		t.Fatalf("log output lost the ids: %s", out)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/bedside-health/bedside/audit"
@@ -17,6 +18,11 @@ type PasswordReset struct {
 	AccountID string    `json:"account_id"`
 	Token     string    `json:"token"`
 	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// LogValue keeps the token out of logs.
+func (p PasswordReset) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("account", p.AccountID))
 }
 
 // changePassword replaces the actor's password after checking the current

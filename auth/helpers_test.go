@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -78,7 +79,27 @@ type env struct {
 	dir   string
 	clock *clock
 	audit *recorder
+	logs  *lockedBuffer
 	srv   *httptest.Server
+}
+
+// lockedBuffer is a bytes.Buffer safe for the concurrent writes of a
+// slog handler.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func testConfig() Config {
@@ -108,7 +129,9 @@ func newEnv(t *testing.T, edit func(*Config)) *env {
 	}
 	clk := &clock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
 	rec := &recorder{}
-	svc, err := New(cfg, Deps{DB: db, Sealer: store.NewSealer(key), Audit: rec, Now: clk.Now})
+	logs := &lockedBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	svc, err := New(cfg, Deps{DB: db, Sealer: store.NewSealer(key), Audit: rec, Logger: logger, Now: clk.Now})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -126,7 +149,7 @@ func newEnv(t *testing.T, edit func(*Config)) *env {
 	})
 	srv := httptest.NewServer(svc.Middleware(rt))
 	t.Cleanup(srv.Close)
-	return &env{t: t, svc: svc, db: db, dir: dir, clock: clk, audit: rec, srv: srv}
+	return &env{t: t, svc: svc, db: db, dir: dir, clock: clk, audit: rec, logs: logs, srv: srv}
 }
 
 // response is a decoded HTTP response.

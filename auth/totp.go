@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"image/png"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -47,6 +48,9 @@ type Enrollment struct {
 	Secret string `json:"secret"`
 	QRPNG  []byte `json:"qr_png"`
 }
+
+// LogValue keeps the secret out of logs.
+func (Enrollment) LogValue() slog.Value { return slog.StringValue("[redacted]") }
 
 func totpLocation(accountID string) string        { return "accounts/" + accountID + "/totp" }
 func totpPendingLocation(accountID string) string { return "accounts/" + accountID + "/totp-pending" }
