@@ -179,3 +179,45 @@ func (s *Service) loadConsultation(id string) (*store.Consultation, error) {
 	}
 	return c, nil
 }
+
+// ConversationMembers returns the account ids of a conversation's members,
+// the recipients of its messages, in a stable order. A consultation's
+// conversation (res.ConsultationID) has its participants and the patient's
+// care team. A care thread (res.PatientID only) has the patient and his care
+// team. It does not check access: call Authorize first.
+func (s *Service) ConversationMembers(_ context.Context, res policy.Resource) ([]string, error) {
+	patientID := res.PatientID
+	var out []string
+	seen := map[string]bool{}
+	add := func(id string) {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	if res.ConsultationID != "" {
+		c, err := s.loadConsultation(res.ConsultationID)
+		if err != nil {
+			return nil, err
+		}
+		if patientID != "" && patientID != c.PatientID {
+			return nil, ErrNotFound
+		}
+		patientID = c.PatientID
+		for _, p := range c.Participants {
+			add(p.UserID)
+		}
+	}
+	if !validID(patientID) {
+		return nil, ErrNotFound
+	}
+	add(patientID)
+	team, err := s.db.CareTeam(patientID)
+	if err != nil {
+		return nil, fmt.Errorf("load care team: %w", err)
+	}
+	for _, m := range team {
+		add(m.UserID)
+	}
+	return out, nil
+}

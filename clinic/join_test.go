@@ -3,6 +3,7 @@ package clinic
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -134,5 +135,39 @@ func TestSetStatus(t *testing.T) {
 	}
 	if err := f.svc.SetStatus(ctx, newID(), StatusWaiting); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown id: got %v, want ErrNotFound", err)
+	}
+}
+
+func TestConversationMembers(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	f.addCareTeam(t, "pat", store.CareTeamMember{UserID: "nur", Role: "nurse"})
+	c := f.addConsultation(t, "pat", epoch.Add(time.Hour), StatusScheduled,
+		store.Participant{UserID: "doc", Kind: KindClinician},
+		store.Participant{UserID: "interp", Kind: KindGuest})
+	tests := []struct {
+		name string
+		res  policy.Resource
+		want []string
+		err  error
+	}{
+		{"consultation", policy.Resource{Kind: policy.KindConversation, ConsultationID: c.ID},
+			[]string{"pat", "doc", "interp", "nur"}, nil},
+		{"care thread", policy.Resource{Kind: policy.KindConversation, PatientID: "pat"},
+			[]string{"pat", "nur"}, nil},
+		{"consultation of another patient", policy.Resource{ConsultationID: c.ID, PatientID: "other"}, nil, ErrNotFound},
+		{"unknown consultation", policy.Resource{ConsultationID: newID()}, nil, ErrNotFound},
+		{"nothing placed", policy.Resource{Kind: policy.KindConversation}, nil, ErrNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := f.svc.ConversationMembers(ctx, tt.res)
+			if !errors.Is(err, tt.err) || (tt.err == nil && err != nil) {
+				t.Fatalf("got error %v, want %v", err, tt.err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
