@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 )
 
@@ -61,8 +62,9 @@ var clientMessages = map[string]func() Request{
 }
 
 // Decode parses one client message. It rejects anything but a single JSON
-// object with a known type, the fields of that type and values within their
-// bounds; docs/signaling.md lists the rules. Decode is safe for concurrent
+// object with a known type, the fields of that type, each once and spelled
+// exactly, and values within their bounds; docs/signaling.md lists the
+// rules. Decode is safe for concurrent
 // use and does not retain data.
 func Decode(data []byte) (Request, error) {
 	var head struct {
@@ -94,6 +96,10 @@ func Decode(data []byte) (Request, error) {
 	failure.Type = *head.Type
 
 	m := newMessage()
+	if err := checkKeys(data, reflect.TypeOf(m).Elem()); err != nil {
+		failure.Err = malformed("invalid %s message: %v", *head.Type, err)
+		return nil, failure
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(m); err != nil {

@@ -28,11 +28,19 @@ const testDeadline = 10 * time.Second
 
 // fakeAuth maps tokens to actors.
 type fakeAuth struct {
+	// entered, when not nil, receives a value when Authenticate starts,
+	// which then waits for release.
+	entered, release chan struct{}
+
 	mu     sync.Mutex
 	actors map[string]policy.Actor
 }
 
 func (a *fakeAuth) Authenticate(_ context.Context, token string) (policy.Actor, error) {
+	if a.entered != nil {
+		a.entered <- struct{}{}
+		<-a.release
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	actor, ok := a.actors[token]

@@ -177,14 +177,16 @@ func TestRevokeDuringAuthentication(t *testing.T) {
 	checkLeaks(t)
 	e := newEnv(t, nil)
 	token := e.auth.add("pat", policy.RolePatient, "s1")
+	e.auth.entered = make(chan struct{})
+	e.auth.release = make(chan struct{})
 	c := e.open()
-	// The revocation lands after the connection opened but before its
-	// authentication completes: the hub must still close it.
-	e.hub.mu.Lock()
 	c.send(AuthMessage{Header: Header{Type: TypeAuth}, Token: token})
-	time.Sleep(20 * time.Millisecond) // let the reader reach addActor
-	e.hub.revokedSessions["s1"] = time.Now()
-	e.hub.mu.Unlock()
+
+	// The revocation lands while Authenticate runs: the token was still
+	// valid when checked, and the hub must close the connection anyway.
+	<-e.auth.entered
+	e.hub.RevokeSession("s1")
+	close(e.auth.release)
 	c.expect(TypeSessionRevoked, nil)
 	c.expectClose(ClosePolicyViolation)
 }
