@@ -7,7 +7,9 @@
 // consultation participant lists) and calls package policy. Other packages
 // call it instead of deciding on their own; the signaling hub calls
 // AuthorizeJoin, which also enforces the appointment's time window, and
-// SetStatus.
+// SetStatus. Participants, IsParticipant, CareTeam, Consultation and
+// ConversationMembers read clinic data for other packages without checking
+// access, so call Authorize before them.
 //
 // Consultations carry no clinical content. The reason for a visit and any
 // notes travel as end-to-end encrypted messages in the consultation's
