@@ -35,9 +35,11 @@ func (s *Service) changePassword(ctx context.Context, actor policy.Actor, curren
 	if err := s.throttle.allowAddress(c.Address); err != nil {
 		return err
 	}
-	if err := s.throttle.checkEmail(a.Email); err != nil {
+	at, err := s.throttle.begin(a.Email)
+	if err != nil {
 		return err
 	}
+	defer at.end()
 	if len(current) > maxPasswordBytes {
 		return ErrWrongPassword
 	}
@@ -46,9 +48,10 @@ func (s *Service) changePassword(ctx context.Context, actor policy.Actor, curren
 		return fmt.Errorf("change password: %w", err)
 	}
 	if !ok {
-		s.failAttempt(ctx, a, c, "wrong_current_password")
+		s.failAttempt(ctx, at, a, c, "wrong_current_password")
 		return ErrWrongPassword
 	}
+	at.succeed()
 	hash, err := s.newPasswordHash(ctx, next, a, a.DisplayName)
 	if err != nil {
 		return err
@@ -64,7 +67,6 @@ func (s *Service) changePassword(ctx context.Context, actor policy.Actor, curren
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
-	s.throttle.reset(a.Email)
 	s.record(ctx, audit.Event{
 		Type: "auth.password.change", ActorID: a.ID, TargetID: a.ID, Address: c.Address,
 		Outcome: audit.OutcomeSuccess,
@@ -111,12 +113,12 @@ func (s *Service) consumeReset(ctx context.Context, token, password string, c cl
 	}
 	digest, ok := parseToken(prefixReset, token)
 	if !ok {
-		s.throttle.fail("", c.Address)
+		s.throttle.failAddress(c.Address)
 		return ErrTokenInvalid
 	}
 	grant, err := s.db.Reset(digest)
 	if err != nil || !s.now().Before(grant.ExpiresAt) {
-		s.throttle.fail("", c.Address)
+		s.throttle.failAddress(c.Address)
 		return ErrTokenInvalid
 	}
 	a, err := s.db.Account(grant.AccountID)

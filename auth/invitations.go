@@ -123,12 +123,12 @@ func (s *Service) acceptInvitation(ctx context.Context, token, password, display
 	}
 	digest, ok := parseToken(prefixInvitation, token)
 	if !ok {
-		s.throttle.fail("", c.Address)
+		s.throttle.failAddress(c.Address)
 		return Account{}, ErrTokenInvalid
 	}
 	grant, err := s.db.Invitation(digest)
 	if err != nil || !s.now().Before(grant.ExpiresAt) {
-		s.throttle.fail("", c.Address)
+		s.throttle.failAddress(c.Address)
 		return Account{}, ErrTokenInvalid
 	}
 	a, err := s.db.Account(grant.AccountID)

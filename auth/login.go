@@ -38,34 +38,37 @@ func (s *Service) login(ctx context.Context, email, password string, c client) (
 	}
 	norm, err := NormalizeEmail(email)
 	if err != nil || len(password) > maxPasswordBytes {
-		s.throttle.fail("", c.Address)
+		s.throttle.failAddress(c.Address)
 		s.recordLogin(ctx, "", c, audit.OutcomeFailure, "malformed_request")
 		return loginResult{}, ErrInvalidCredentials
 	}
-	if err := s.throttle.checkEmail(norm); err != nil {
+	at, err := s.throttle.begin(norm)
+	if err != nil {
 		s.recordLogin(ctx, "", c, audit.OutcomeDenied, "throttled")
 		return loginResult{}, err
 	}
+	defer at.end()
 
 	a, err := s.db.AccountByEmail(norm)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return loginResult{}, s.failUnknown(ctx, norm, password, c)
+		return loginResult{}, s.failUnknown(ctx, at, password, c)
 	case err != nil:
 		return loginResult{}, fmt.Errorf("login: %w", err)
 	case a.PasswordHash == "":
-		return loginResult{}, s.failUnknown(ctx, norm, password, c)
+		return loginResult{}, s.failUnknown(ctx, at, password, c)
 	}
 	ok, stale, err := s.hasher.verify(ctx, password, a.PasswordHash)
 	if err != nil {
 		return loginResult{}, fmt.Errorf("login: account %s: %w", a.ID, err)
 	}
 	if !ok {
-		return loginResult{}, s.failAttempt(ctx, a, c, "wrong_password")
+		return loginResult{}, s.failAttempt(ctx, at, a, c, "wrong_password")
 	}
 	if err := s.checkUsable(ctx, a, c); err != nil {
 		return loginResult{}, err
 	}
+	at.succeed()
 	a, err = s.passwordAccepted(ctx, a, password, stale)
 	if err != nil {
 		return loginResult{}, err
@@ -84,11 +87,11 @@ func (s *Service) login(ctx context.Context, email, password string, c client) (
 
 // failUnknown spends the same argon2id work as a real check, then fails
 // like a wrong password.
-func (s *Service) failUnknown(ctx context.Context, email, password string, c client) error {
+func (s *Service) failUnknown(ctx context.Context, at *attempt, password string, c client) error {
 	if _, _, err := s.hasher.verify(ctx, password, s.dummyHash); err != nil {
 		return fmt.Errorf("login: %w", err)
 	}
-	s.throttle.fail(email, c.Address)
+	at.fail(c.Address)
 	s.recordLogin(ctx, "", c, audit.OutcomeFailure, "unknown_account")
 	return ErrInvalidCredentials
 }
@@ -96,13 +99,23 @@ func (s *Service) failUnknown(ctx context.Context, email, password string, c cli
 // failAttempt records a failed password or second-factor attempt on a
 // known account and locks the account when it reaches LockoutAfter
 // consecutive failures. It returns ErrInvalidCredentials.
-func (s *Service) failAttempt(ctx context.Context, a *store.Account, c client, reason string) error {
-	count := s.throttle.fail(a.Email, c.Address)
+//
+// Failures below the lockout threshold are counted in memory only, so a
+// wrong password costs no database write and takes as long as an unknown
+// email address.
+func (s *Service) failAttempt(ctx context.Context, at *attempt, a *store.Account, c client, reason string) error {
+	count := at.fail(c.Address)
+	s.recordLogin(ctx, a.ID, c, audit.OutcomeFailure, reason)
+	if count < s.cfg.LockoutAfter {
+		return ErrInvalidCredentials
+	}
+	// NOTE: the lock write makes the attempt that reaches the threshold
+	// slower for a known account than for an unknown address.
 	now := s.now()
 	lockNow := false
 	_, err := s.db.UpdateAccount(a.ID, func(acct *store.Account) error {
-		acct.FailedLogins++
-		if count >= s.cfg.LockoutAfter && acct.Status == string(StatusActive) {
+		acct.FailedLogins = count
+		if acct.Status == string(StatusActive) {
 			acct.Status = string(StatusLocked)
 			acct.LockedUntil = now.Add(s.cfg.LockoutDuration)
 			acct.UpdatedAt = now
@@ -111,9 +124,8 @@ func (s *Service) failAttempt(ctx context.Context, a *store.Account, c client, r
 		return nil
 	})
 	if err != nil {
-		s.log.Error("record failed sign-in failed", "account", a.ID, "err", err)
+		s.log.Error("lock account after failed sign-ins failed", "account", a.ID, "err", err)
 	}
-	s.recordLogin(ctx, a.ID, c, audit.OutcomeFailure, reason)
 	if lockNow {
 		s.record(ctx, audit.Event{
 			Type: "auth.lockout", TargetID: a.ID, Address: c.Address, Outcome: audit.OutcomeSuccess,
@@ -149,10 +161,9 @@ func (s *Service) checkUsable(ctx context.Context, a *store.Account, c client) e
 	return ErrInvalidCredentials
 }
 
-// passwordAccepted clears failure counters and an expired lock, and
-// rehashes the password when its parameters are not the current ones.
+// passwordAccepted clears the stored failure count and an expired lock,
+// and rehashes the password when its parameters are not the current ones.
 func (s *Service) passwordAccepted(ctx context.Context, a *store.Account, password string, stale bool) (*store.Account, error) {
-	s.throttle.reset(a.Email)
 	var rehash string
 	if stale {
 		h, err := s.hasher.hash(ctx, password)
@@ -202,12 +213,12 @@ func (s *Service) loginSecondFactor(ctx context.Context, challenge, code string,
 	}
 	digest, ok := parseToken(prefixChallenge, challenge)
 	if !ok {
-		s.throttle.fail("", c.Address)
+		s.throttle.failAddress(c.Address)
 		return loginResult{}, ErrTokenInvalid
 	}
 	ch, err := s.db.TakeChallenge(digest)
 	if errors.Is(err, store.ErrNotFound) {
-		s.throttle.fail("", c.Address)
+		s.throttle.failAddress(c.Address)
 		return loginResult{}, ErrTokenInvalid
 	}
 	if err != nil {
@@ -220,22 +231,24 @@ func (s *Service) loginSecondFactor(ctx context.Context, challenge, code string,
 	if err != nil {
 		return loginResult{}, fmt.Errorf("second factor: %w", err)
 	}
-	if err := s.throttle.checkEmail(a.Email); err != nil {
+	at, err := s.throttle.begin(a.Email)
+	if err != nil {
 		return loginResult{}, err
 	}
+	defer at.end()
 	if err := s.checkUsable(ctx, a, c); err != nil {
 		return loginResult{}, err
 	}
 
 	updated, method, err := s.useSecondFactor(a.ID, code)
 	if errors.Is(err, ErrCodeInvalid) {
-		return loginResult{}, s.failSecondFactor(ctx, a, ch, digest, c)
+		return loginResult{}, s.failSecondFactor(ctx, at, a, ch, digest, c)
 	}
 	if err != nil {
 		return loginResult{}, err
 	}
 	a = updated
-	s.throttle.reset(a.Email)
+	at.succeed()
 	sess, err := s.createSession(ctx, a, true, c)
 	if err != nil {
 		return loginResult{}, err
@@ -246,7 +259,7 @@ func (s *Service) loginSecondFactor(ctx context.Context, challenge, code string,
 
 // failSecondFactor records a wrong code and puts the challenge back while
 // it has attempts left.
-func (s *Service) failSecondFactor(ctx context.Context, a *store.Account, ch *store.Challenge,
+func (s *Service) failSecondFactor(ctx context.Context, at *attempt, a *store.Account, ch *store.Challenge,
 	digest []byte, c client,
 ) error {
 	s.record(ctx, audit.Event{
@@ -259,7 +272,7 @@ func (s *Service) failSecondFactor(ctx context.Context, a *store.Account, ch *st
 			s.log.Error("restore sign-in challenge failed", "account", a.ID, "err", err)
 		}
 	}
-	if err := s.failAttempt(ctx, a, c, "wrong_second_factor"); err != nil && !errors.Is(err, ErrInvalidCredentials) {
+	if err := s.failAttempt(ctx, at, a, c, "wrong_second_factor"); err != nil && !errors.Is(err, ErrInvalidCredentials) {
 		return err
 	}
 	return ErrCodeInvalid

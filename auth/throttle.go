@@ -27,8 +27,9 @@ type throttle struct {
 }
 
 type failures struct {
-	count int
-	last  time.Time
+	count    int
+	last     time.Time
+	inflight int // admitted attempts not yet settled; only email entries use it
 }
 
 type addressState struct {
@@ -64,7 +65,8 @@ func (t *throttle) wait(count, backoffAfter int, lockout bool) time.Duration {
 // current returns f with stale failures forgotten.
 func (t *throttle) current(f *failures, now time.Time) *failures {
 	if f.count > 0 && now.Sub(f.last) >= t.cfg.LockoutDuration {
-		*f = failures{}
+		f.count = 0
+		f.last = time.Time{}
 	}
 	return f
 }
@@ -89,49 +91,99 @@ func (t *throttle) allowAddress(addr string) error {
 	return nil
 }
 
-// checkEmail returns a *ThrottledError while attempts for email must wait.
-func (t *throttle) checkEmail(email string) error {
-	now := t.now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	f, ok := t.emails.get(email)
-	if !ok {
-		return nil
-	}
-	t.current(f, now)
-	until := f.last.Add(t.wait(f.count, t.cfg.BackoffAfter, true))
-	if now.Before(until) {
-		return &ThrottledError{RetryAfter: until.Sub(now), Locked: f.count >= t.cfg.LockoutAfter}
-	}
-	return nil
+// attempt is one admitted sign-in attempt for an email address. Exactly
+// one of fail and succeed settles it; end releases it when neither ran,
+// so callers defer end right after begin.
+type attempt struct {
+	t       *throttle
+	email   string
+	entry   *failures
+	settled bool
 }
 
-// fail records a failed attempt for email (when not empty) and addr, and
-// returns the number of consecutive failures for email.
-func (t *throttle) fail(email, addr string) int {
+// begin admits an attempt for email, or returns a *ThrottledError while
+// attempts for email must wait. Attempts still in flight count as
+// failures for the back-off, so parallel requests cannot slip past it.
+func (t *throttle) begin(email string) (*attempt, error) {
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	st := t.addressLocked(addr)
-	t.current(&st.failures, now)
-	st.count++
-	st.last = now
-	if email == "" {
-		return 0
-	}
 	f, ok := t.emails.get(email)
 	if !ok {
 		f = &failures{}
 		t.emails.put(email, f)
 	}
 	t.current(f, now)
-	f.count++
-	f.last = now
-	return f.count
+	locked := f.count >= t.cfg.LockoutAfter
+	until := f.last.Add(t.wait(f.count, t.cfg.BackoffAfter, true))
+	if now.Before(until) {
+		return nil, &ThrottledError{RetryAfter: until.Sub(now), Locked: locked}
+	}
+	if pending := f.count + f.inflight; f.inflight > 0 && pending >= t.cfg.BackoffAfter {
+		return nil, &ThrottledError{RetryAfter: t.wait(pending, t.cfg.BackoffAfter, true)}
+	}
+	f.inflight++
+	return &attempt{t: t, email: email, entry: f}, nil
 }
 
-// reset clears the failures for email, after a successful sign-in or an
-// administrator's unlock.
+// fail settles the attempt as failed, also counting a failure for the
+// client address, and returns the consecutive failures for the email.
+func (a *attempt) fail(addr string) int {
+	now := a.t.now()
+	a.t.mu.Lock()
+	defer a.t.mu.Unlock()
+	a.t.failAddressLocked(addr, now)
+	if a.settled {
+		return a.entry.count
+	}
+	a.settled = true
+	a.entry.inflight--
+	a.t.current(a.entry, now)
+	a.entry.count++
+	a.entry.last = now
+	return a.entry.count
+}
+
+// succeed settles the attempt and clears the failures for its email.
+func (a *attempt) succeed() {
+	a.t.mu.Lock()
+	defer a.t.mu.Unlock()
+	if !a.settled {
+		a.settled = true
+		a.entry.inflight--
+	}
+	a.t.emails.remove(a.email)
+}
+
+// end releases an attempt that neither failed nor succeeded, such as one
+// that stopped at a disabled account or a server error.
+func (a *attempt) end() {
+	a.t.mu.Lock()
+	defer a.t.mu.Unlock()
+	if !a.settled {
+		a.settled = true
+		a.entry.inflight--
+	}
+}
+
+// failAddress counts a failure for a client address alone, for requests
+// that name no account, such as a malformed email or an unknown token.
+func (t *throttle) failAddress(addr string) {
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.failAddressLocked(addr, now)
+}
+
+func (t *throttle) failAddressLocked(addr string, now time.Time) {
+	st := t.addressLocked(addr)
+	t.current(&st.failures, now)
+	st.count++
+	st.last = now
+}
+
+// reset clears the failures for email, after an administrator's unlock
+// or a password reset.
 func (t *throttle) reset(email string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

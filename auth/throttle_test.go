@@ -72,10 +72,22 @@ func TestBackoffAndLockoutAlike(t *testing.T) {
 func TestStoredLockSurvivesRestart(t *testing.T) {
 	e := newEnv(t, nil)
 	acct := e.user("known@example.org", policy.RolePatient, patientPassword)
-	for range e.svc.cfg.LockoutAfter {
-		e.svc.throttle.fail("known@example.org", "192.0.2.1")
+	for range e.svc.cfg.LockoutAfter - 1 {
+		at, err := e.svc.throttle.begin("known@example.org")
+		if err != nil {
+			t.Fatal(err)
+		}
+		at.fail("192.0.2.1")
+		e.clock.Advance(e.svc.cfg.MaxBackoff)
 	}
-	e.svc.failAttempt(t.Context(), mustStored(t, e, acct.ID), client{Address: "192.0.2.1"}, "wrong_password")
+	at, err := e.svc.throttle.begin("known@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.failAttempt(t.Context(), at, mustStored(t, e, acct.ID), client{Address: "192.0.2.1"}, "wrong_password")
+	if got := mustStored(t, e, acct.ID).Status; got != string(StatusLocked) {
+		t.Fatalf("got stored status %s, want locked", got)
+	}
 	// A fresh throttle stands for a restarted server.
 	e.svc.throttle = newThrottle(e.svc.cfg, e.clock.Now)
 	e.want(e.attempt("known@example.org", patientPassword), http.StatusTooManyRequests, "rate_limited")
@@ -192,9 +204,41 @@ func TestThrottleTableBounded(t *testing.T) {
 	cfg.ThrottleEntries = 16
 	th := newThrottle(cfg, time.Now)
 	for i := range 1000 {
-		th.fail(fmt.Sprintf("user%d@example.org", i), fmt.Sprintf("198.51.100.%d", i%250))
+		at, err := th.begin(fmt.Sprintf("user%d@example.org", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		at.fail(fmt.Sprintf("198.51.100.%d", i%250))
 	}
 	if th.emails.len() != 16 || th.addrs.len() != 16 {
 		t.Fatalf("got %d email and %d address entries, want 16 each", th.emails.len(), th.addrs.len())
+	}
+}
+
+func TestInflightAttemptsCountTowardBackoff(t *testing.T) {
+	cfg := testConfig()
+	th := newThrottle(cfg, time.Now)
+	var open []*attempt
+	for i := range cfg.BackoffAfter {
+		at, err := th.begin("pat@example.org")
+		if err != nil {
+			t.Fatalf("attempt %d while %d in flight: %v", i+1, i, err)
+		}
+		open = append(open, at)
+	}
+	if _, err := th.begin("pat@example.org"); err == nil {
+		t.Fatalf("attempt with %d in flight admitted, want it throttled", cfg.BackoffAfter)
+	}
+	for _, at := range open {
+		at.end()
+	}
+	at, err := th.begin("pat@example.org")
+	if err != nil {
+		t.Fatalf("attempt after the others ended: %v", err)
+	}
+	at.succeed()
+	at.end()
+	if th.emails.len() != 0 {
+		t.Fatalf("got %d email entries after success, want 0", th.emails.len())
 	}
 }

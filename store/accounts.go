@@ -36,8 +36,8 @@ type Account struct {
 	// RecoveryHashes are SHA-256 digests of the unused recovery codes.
 	RecoveryHashes [][]byte `json:"recovery_hashes,omitempty"`
 
-	// FailedLogins counts consecutive failed sign-in attempts; LockedUntil
-	// is set while Status is "locked".
+	// FailedLogins is the number of consecutive failed sign-ins that led
+	// to the current lock. LockedUntil is set while Status is "locked".
 	FailedLogins int       `json:"failed_logins,omitempty"`
 	LockedUntil  time.Time `json:"locked_until,omitzero"`
 
