@@ -47,12 +47,13 @@ func BenchmarkRecord(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	// The callers produce as fast as they can, so a slow fsync can fill
+	// the queue: count only committed events and report the drops.
+	dropped := counterValue(b, l.met.dropped)
+	b.ReportMetric((float64(b.N)-dropped)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(dropped, "dropped")
 	if err := l.Close(context.Background()); err != nil {
 		b.Fatal(err)
-	}
-	if d := counterValue(b, l.met.dropped); d != 0 {
-		b.Fatalf("%v events dropped", d)
 	}
 }
 
