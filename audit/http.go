@@ -2,6 +2,7 @@ package audit
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -179,8 +180,9 @@ func (l *Log) handleReadAudit(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleExportAudit streams the log as JSON lines. The export is recorded
-// when it ends, with its outcome and record count, and raises the
-// audit_export alert.
+// when it ends, with its outcome and record count, and a successful one
+// raises the audit_export alert. An export that fails midway aborts the
+// connection, so the client sees an error rather than a short file.
 func (l *Log) handleExportAudit(w http.ResponseWriter, r *http.Request) {
 	actor, ok := l.admit(w, r, TypeAuditExport)
 	if !ok {
@@ -191,11 +193,20 @@ func (l *Log) handleExportAudit(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, r, l.log, err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Disposition", `attachment; filename="bedside-audit.jsonl"`)
-	w.WriteHeader(http.StatusOK)
-	n, err := export(r.Context(), l.db, w, since)
+	h := w.Header()
+	h.Set("Content-Type", "application/x-ndjson")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Disposition", `attachment; filename="bedside-audit.jsonl"`)
+	cw := &countingWriter{w: w}
+	n, err := export(r.Context(), l.db, cw, since)
+	switch {
+	case err != nil && cw.n == 0:
+		// Nothing was sent yet, so the client can still get an error.
+		h.Del("Content-Disposition")
+		api.WriteError(w, r, l.log, err)
+	case cw.n == 0:
+		w.WriteHeader(http.StatusOK) // an empty export
+	}
 
 	detail := map[string]string{DetailCount: strconv.Itoa(n)}
 	if !since.IsZero() {
@@ -210,6 +221,23 @@ func (l *Log) handleExportAudit(w http.ResponseWriter, r *http.Request) {
 		Type: TypeAuditExport, ActorID: actor.UserID, Address: api.ClientAddr(r),
 		Outcome: outcome, Detail: detail,
 	})
+	if err != nil && cw.n > 0 {
+		// Abort the connection: ending the response normally would make
+		// a cut export look complete.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func boolParam(s string) (bool, error) {

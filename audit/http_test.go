@@ -2,14 +2,18 @@ package audit
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/bedside-health/bedside/api"
 	"github.com/bedside-health/bedside/policy"
@@ -281,5 +285,64 @@ func TestExportThroughAPIRaisesAlert(t *testing.T) {
 	}
 	if a := alerts[0]; a.Subject != "u-admin" || a.Detail[DetailCount] != "5" || a.Address != "192.0.2.44" {
 		t.Errorf("got alert %+v, want subject u-admin, count 5, address 192.0.2.44", a)
+	}
+}
+
+// damageRecord flips a byte inside the stored hash of record seq.
+func damageRecord(t *testing.T, db *store.DB, seq uint64) {
+	t.Helper()
+	err := db.Bolt().Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(store.BucketAudit)
+		v := bytes.Clone(b.Get(store.AuditKey(seq)))
+		v[len(v)-1] ^= 1
+		v[0] = 9 // unknown version: the record no longer decodes
+		return b.Put(store.AuditKey(seq), v)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestExportOfDamagedLogFails(t *testing.T) {
+	f := newAPIFixture(t)
+	for i := range 3 {
+		f.l.Record(context.Background(), loginEvent(i))
+	}
+	flush(t, f.l)
+	damageRecord(t, f.db, 2)
+
+	w := f.do(t, adminWith2FA, "GET", "/api/v1/admin/audit/export", "")
+	if w.Code != http.StatusInternalServerError || errorCode(t, w) != "internal" {
+		t.Errorf("got status %d %s, want 500 internal before any byte", w.Code, w.Body.String())
+	}
+	flush(t, f.l)
+	if got := alertCounts(allAlerts(t, f.db)); got[AlertAuditExport] != 0 {
+		t.Errorf("got alerts %v, want no audit_export alert for a failed export", got)
+	}
+}
+
+func TestExportFailingMidwayAbortsConnection(t *testing.T) {
+	f := newAPIFixture(t)
+	const n = 1500 // well over the 64 KiB written before the damage
+	for i := range n {
+		f.l.Record(context.Background(), loginEvent(i))
+	}
+	flush(t, f.l)
+	damageRecord(t, f.db, n-10)
+
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.router.ServeHTTP(w, r.WithContext(policy.WithActor(r.Context(), *adminWith2FA)))
+	}))
+	t.Cleanup(srv.Close)
+	resp, err := srv.Client().Get(srv.URL + "/api/v1/admin/audit/export")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("got status %d, want 200 before the damage", resp.StatusCode)
+	}
+	if _, err := io.Copy(io.Discard, resp.Body); err == nil {
+		t.Error("reading the cut export succeeded, want an error")
 	}
 }
