@@ -232,11 +232,12 @@ export class App {
 }
 
 // deviceLabel names this browser in the signaling roster, for people only.
+// The hub accepts letters, digits, '.', '_' and '-' in it.
 function deviceLabel(): string {
   const ua = navigator.userAgent;
   const browser = /Edg\//.test(ua) ? 'Edge' : /Firefox\//.test(ua) ? 'Firefox' : /Chrome\//.test(ua) ? 'Chrome' : /Safari\//.test(ua) ? 'Safari' : 'Browser';
   const os = /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS' : /Mac OS/.test(ua) ? 'macOS' : /Windows/.test(ua) ? 'Windows' : /Linux/.test(ua) ? 'Linux' : '';
-  return os ? `${browser} on ${os}` : browser;
+  return (os ? `${browser}-${os}` : browser).toLowerCase();
 }
 
 function errorView(err: unknown): View {

@@ -111,11 +111,13 @@ export async function callView(app: App, params: Params): Promise<View> {
   const rosterList = h('ul', { class: 'list small', 'aria-label': 'In the call' });
   const rosterPanel = h('section', { class: 'panel', hidden: true }, h('h2', null, 'In the call'), rosterList);
   const chatPanel = h('section', { class: 'panel chat', 'aria-labelledby': 'chat-h' });
+  const badgeSlot = h('span', null, statusBadge(c.status));
+  const setStatus = (s: string) => replace(badgeSlot, statusBadge(s));
 
   const el = h(
     'section',
     null,
-    h('div', { class: 'row spread' }, h('h1', null, `Consultation at ${formatTime(c.start)}`), statusBadge(c.status)),
+    h('div', { class: 'row spread' }, h('h1', null, `Consultation at ${formatTime(c.start)}`), badgeSlot),
     status,
     info,
     h(
@@ -241,6 +243,8 @@ export async function callView(app: App, params: Params): Promise<View> {
     roster.clear();
     for (const r of entries) roster.set(r.participant, r);
     renderRoster();
+    setStatus('in_progress');
+    el.dataset.callState = 'admitted';
     info.set('You are in the consultation.', 'ok');
     startMedia(msg);
   }
@@ -261,6 +265,7 @@ export async function callView(app: App, params: Params): Promise<View> {
         if (msg.resumed && media) media.restart();
         else onAdmitted(msg);
       } else {
+        el.dataset.callState = 'waiting';
         info.set('You are in the waiting room. Your clinician will let you in shortly. Keep this page open.', 'info');
         placeholder.textContent = 'Waiting room: your clinician will let you in.';
       }
@@ -280,6 +285,7 @@ export async function callView(app: App, params: Params): Promise<View> {
     }
     joined = false;
     resumeToken = '';
+    el.dataset.callState = 'left';
     media?.close();
     media = null;
     window.clearInterval(statsTimer);
