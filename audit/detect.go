@@ -189,8 +189,8 @@ func (d *detectors) download(r *Record) *store.Alert {
 }
 
 // isStaff reports whether the role in an event's detail is a staff role.
-// A missing or unknown role counts as staff, so an emitter that forgets
-// the role produces alerts rather than silence.
+// A missing or unknown role counts as staff, so an event without a role
+// raises alerts rather than passing unseen.
 func isStaff(detail map[string]string) bool {
 	role, ok := detail[DetailRole]
 	if !ok {

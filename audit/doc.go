@@ -2,10 +2,10 @@
 //
 // Other packages emit Event values through the Recorder interface, using
 // the Type... constants as the event names. Log, created with New, is the
-// Recorder of the running server: Record sanitizes an event (a deny-list
+// Recorder of the running server. Record sanitizes an event: a deny-list
 // of detail keys and value checks keep tokens, passwords, codes, keys and
-// content out), queues it, and a writer goroutine appends queued events in
-// batches, one fsynced bbolt transaction per batch. Each record carries
+// content out. It then queues the event, and a writer goroutine appends
+// queued events in batches, one fsynced bbolt transaction per batch. Each record carries
 // the SHA-256 hash of the previous one, and checkpoints signed with an
 // Ed25519 key derived from the server key bind the chain, so Verify can
 // tell an edited, deleted, inserted or reordered record. Export writes the

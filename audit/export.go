@@ -40,10 +40,10 @@ type Page struct {
 	NextAfter uint64 `json:"next_after,omitempty"`
 }
 
-// ReadRecords returns the records q selects. Records are in sequence order;
-// event times are the emitters' and may be slightly out of order, so Since
+// ReadRecords returns the records q selects, in sequence order. Event
+// times come from the emitters and may be slightly out of order, so Since
 // filters record by record rather than seeking. A record that cannot be
-// decoded fails the read with ErrMalformedRecord: run Verify.
+// decoded fails the read with ErrMalformedRecord, and Verify locates it.
 func ReadRecords(db *store.DB, q Query) (Page, error) {
 	if q.Limit <= 0 {
 		q.Limit = DefaultPageSize
@@ -88,9 +88,8 @@ func decodeEntry(e store.RawAuditEntry) (Record, error) {
 // Export writes every record whose time is at or after since (all records
 // when since is zero) to w as JSON lines, one Record object per line, in
 // sequence order. It reads the log in short transactions, so it may run
-// while the server writes; records appended during the export are
-// included up to the moment it reaches the end. It stops with ctx's error
-// when ctx ends. Export does not record an audit event: callers that
+// while the server writes. Records appended during the export are included
+// until it reaches the end. It stops with ctx's error when ctx ends. Export does not record an audit event: callers that
 // expose it (the admin API) do.
 func Export(ctx context.Context, db *store.DB, w io.Writer, since time.Time) error {
 	_, err := export(ctx, db, w, since)

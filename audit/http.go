@@ -71,6 +71,7 @@ func (l *Log) handleListAlerts(w http.ResponseWriter, r *http.Request) {
 	if _, ok := l.admit(w, r, TypeAlertList); !ok {
 		return
 	}
+
 	q := r.URL.Query()
 	var query store.AlertQuery
 	var err error
@@ -88,6 +89,7 @@ func (l *Log) handleListAlerts(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, r, l.log, err)
 		return
 	}
+
 	stored, err := l.db.ListAlerts(query)
 	if err != nil {
 		api.WriteError(w, r, l.log, err)
@@ -145,6 +147,7 @@ func (l *Log) handleReadAudit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+
 	q := r.URL.Query()
 	var query Query
 	var err error
@@ -161,6 +164,7 @@ func (l *Log) handleReadAudit(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, r, l.log, err)
 		return
 	}
+
 	page, err := ReadRecords(l.db, query)
 	if err != nil {
 		api.WriteError(w, r, l.log, err)

@@ -16,10 +16,10 @@ import (
 )
 
 // Notifier pushes an alert to the administrators connected right now. The
-// WebSocket hub implements it. NotifyAdmins is called from one goroutine
-// of the Log, never from a request; it should return quickly, because
-// alerts queue behind it (the queue is bounded and drops pushes, not
-// stored alerts, when full).
+// WebSocket hub implements it. The Log calls NotifyAdmins from one
+// goroutine of its own, never from a request. NotifyAdmins should return
+// quickly, because later alerts wait behind it in a queue of 256, and a
+// full queue drops the live push (the alert itself stays stored).
 type Notifier interface {
 	NotifyAdmins(Alert)
 }
@@ -58,7 +58,7 @@ type Log struct {
 	alert *alerter
 
 	// mu guards closed. Record and Flush hold it for reading while they
-	// enqueue, so Close knows that nothing is enqueued after its stop item.
+	// enqueue, so nothing can be enqueued after the stop item of Close.
 	mu     sync.RWMutex
 	closed bool
 
@@ -103,12 +103,14 @@ func New(cfg Config, deps Deps) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
+
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
+
 	l := &Log{
 		cfg:        cfg,
 		db:         deps.DB,

@@ -97,6 +97,7 @@ func (s *sanitizer) clean(e Event) Event {
 		s.stripped(reason)
 	}
 	out := Event{Type: e.Type, Time: e.Time, Outcome: e.Outcome}
+
 	if len(out.Type) > MaxTypeLength || !typeSyntax.MatchString(out.Type) {
 		out.Type = TypeInvalidEvent
 		strip(stripInvalidType)
@@ -114,10 +115,12 @@ func (s *sanitizer) clean(e Event) Event {
 		out.Outcome = ""
 		strip(stripOutcome)
 	}
+
 	out.ActorID = s.cleanID(e.ActorID, strip)
 	out.TargetID = s.cleanID(e.TargetID, strip)
 	out.Address = cleanAddress(e.Address, strip)
 	out.Detail = s.cleanDetail(e.Detail, strip)
+
 	if n > 0 {
 		if out.Detail == nil {
 			out.Detail = make(map[string]string, 1)

@@ -28,7 +28,7 @@ const (
 	TypeSessionCreate = "auth.session.create"
 	// TypeSessionRevoke is a session ended by logout, by its owner from
 	// another session, by an administrator or by expiry; TargetID is the
-	// session id, Detail "reason" says which.
+	// session id, and Detail "reason" names the cause.
 	TypeSessionRevoke = "session.revoke"
 	// TypeInvitationCreate and TypeInvitationAccept are account
 	// invitations; Detail "role" is the role granted.

@@ -107,74 +107,91 @@ func (r *Report) add(seq uint64, kind ProblemKind, format string, args ...any) {
 	r.Problems = append(r.Problems, Problem{Seq: seq, Kind: kind, Message: fmt.Sprintf(format, args...)})
 }
 
-// Verify checks the whole audit log in db: that every record is
+// Verify checks the whole audit log in db. Every record must be
 // well-formed, stored under its own sequence number with none missing,
-// hashes to its stored hash and links to the previous record, and that
-// every checkpoint carries a valid signature under pub and matches the
-// record it covers. It returns an error only when the database cannot be
+// hash to its stored hash and link to the previous record. Every
+// checkpoint must carry a valid signature under pub and match the record
+// it covers. Verify returns an error only when the database cannot be
 // read; findings are in the Report, and Report.Err turns them into an
-// error. Verify holds one read transaction per bucket and may run while
+// error. It reads each bucket in its own transaction, so it may run while
 // the server writes.
 func Verify(db *store.DB, pub ed25519.PublicKey) (Report, error) {
-	var rep Report
-	checkpoints, cpProblems, err := loadCheckpoints(db, pub, &rep)
+	v := verifier{expect: 1, prevKnown: true}
+	var err error
+	v.checkpoints, v.cpProblems, err = loadCheckpoints(db, pub, &v.rep)
 	if err != nil {
-		return rep, err
+		return v.rep, err
 	}
-	var (
-		expect    uint64 = 1
-		prev      Hash
-		prevKnown = true
-	)
-	err = db.ScanAudit(0, func(e store.RawAuditEntry) error {
-		rep.Records++
-		if len(e.Key) != 8 {
-			rep.add(expect, ProblemUnexpectedKey, "key %x is not a sequence number: an entry was inserted", e.Key)
-			return nil
-		}
-		seq := binary.BigEndian.Uint64(e.Key)
-		rec, computed, derr := decodeRecord(e.Value)
-		switch {
-		case derr != nil:
-			rep.add(seq, ProblemMalformed, "%v", derr)
-		case rec.Seq != seq:
-			rep.add(seq, ProblemSeqMismatch, "record carries sequence number %d: records were moved or reordered", rec.Seq)
-		case seq != expect:
-			rep.add(seq, ProblemGap, "records %d to %d are missing", expect, seq-1)
-		case computed != rec.Hash:
-			rep.add(seq, ProblemHashMismatch, "stored hash does not match the record's bytes: the record was edited")
-		case prevKnown && rec.PrevHash != prev:
-			rep.add(seq, ProblemChainBroken, "previous hash does not match record %d: "+
-				"that record was replaced or records were inserted or removed", seq-1)
-		}
-		if cp, ok := checkpoints[seq]; ok {
-			delete(checkpoints, seq)
-			if derr != nil || cp.RecordHash != rec.Hash {
-				rep.add(seq, ProblemCheckpointMismatch, "record differs from the signed checkpoint: the chain was rewritten")
-			} else {
-				rep.SignedThrough = seq
-			}
-		}
-		expect, prev, prevKnown = seq+1, rec.Hash, derr == nil
-		rep.LastSeq, rep.LastHash = seq, rec.Hash
+	if err := db.ScanAudit(0, v.record); err != nil {
+		return v.rep, fmt.Errorf("verify audit log: %w", err)
+	}
+	v.finish()
+	return v.rep, nil
+}
+
+// verifier carries the state of one Verify pass between records.
+type verifier struct {
+	rep         Report
+	checkpoints map[uint64]Checkpoint // valid checkpoints not yet matched to a record
+	cpProblems  []Problem
+	expect      uint64 // sequence number the next record should carry
+	prev        Hash   // stored hash of the previous record
+	prevKnown   bool   // false after a record that could not be decoded
+}
+
+// record checks one stored entry and reports at most one problem for it,
+// the first that applies.
+func (v *verifier) record(e store.RawAuditEntry) error {
+	v.rep.Records++
+	if len(e.Key) != 8 {
+		v.rep.add(v.expect, ProblemUnexpectedKey, "key %x is not a sequence number: an entry was inserted", e.Key)
 		return nil
-	})
-	if err != nil {
-		return rep, fmt.Errorf("verify audit log: %w", err)
 	}
-	missing := make([]uint64, 0, len(checkpoints))
-	for seq := range checkpoints {
+	seq := binary.BigEndian.Uint64(e.Key)
+	rec, computed, derr := decodeRecord(e.Value)
+	switch {
+	case derr != nil:
+		v.rep.add(seq, ProblemMalformed, "%v", derr)
+	case rec.Seq != seq:
+		v.rep.add(seq, ProblemSeqMismatch, "record carries sequence number %d: records were moved or reordered", rec.Seq)
+	case seq != v.expect:
+		v.rep.add(seq, ProblemGap, "records %d to %d are missing", v.expect, seq-1)
+	case computed != rec.Hash:
+		v.rep.add(seq, ProblemHashMismatch, "stored hash does not match the record's bytes: the record was edited")
+	case v.prevKnown && rec.PrevHash != v.prev:
+		v.rep.add(seq, ProblemChainBroken, "previous hash does not match record %d: "+
+			"that record was replaced or records were inserted or removed", seq-1)
+	}
+
+	if cp, ok := v.checkpoints[seq]; ok {
+		delete(v.checkpoints, seq)
+		if derr != nil || cp.RecordHash != rec.Hash {
+			v.rep.add(seq, ProblemCheckpointMismatch, "record differs from the signed checkpoint: the chain was rewritten")
+		} else {
+			v.rep.SignedThrough = seq
+		}
+	}
+	v.expect, v.prev, v.prevKnown = seq+1, rec.Hash, derr == nil
+	v.rep.LastSeq, v.rep.LastHash = seq, rec.Hash
+	return nil
+}
+
+// finish reports the checkpoints left over, which cover missing records,
+// and the checkpoints that failed to load, after the record problems.
+func (v *verifier) finish() {
+	missing := make([]uint64, 0, len(v.checkpoints))
+	for seq := range v.checkpoints {
 		missing = append(missing, seq)
 	}
 	slices.Sort(missing)
 	for _, seq := range missing {
-		rep.add(seq, ProblemCheckpointMissing, "a signed checkpoint covers record %d, which is missing: the log was truncated", seq)
+		v.rep.add(seq, ProblemCheckpointMissing,
+			"a signed checkpoint covers record %d, which is missing: the log was truncated", seq)
 	}
-	for _, p := range cpProblems {
-		rep.add(p.Seq, p.Kind, "%s", p.Message)
+	for _, p := range v.cpProblems {
+		v.rep.add(p.Seq, p.Kind, "%s", p.Message)
 	}
-	rep.Unsigned = rep.LastSeq - min(rep.SignedThrough, rep.LastSeq)
-	return rep, nil
+	v.rep.Unsigned = v.rep.LastSeq - min(v.rep.SignedThrough, v.rep.LastSeq)
 }
 
 // loadCheckpoints returns the checkpoints with valid signatures by

@@ -99,9 +99,9 @@ func VerifyWebhookSignature(secret []byte, header string, body []byte, now time.
 }
 
 // webhook delivers stored alerts to Config.WebhookURL from one goroutine.
-// The queue is the database: alerts stay pending there until a receiver
-// answers 2xx, so a restart or a long outage loses none. Retry times live
-// in memory and start over after a restart.
+// The queue is the database: alerts stay pending there until the receiver
+// responds with 2xx, so a restart or a long outage loses none. Retry times
+// live in memory and start over after a restart.
 type webhook struct {
 	url    string
 	secret []byte
@@ -113,9 +113,9 @@ type webhook struct {
 	maxB   time.Duration
 
 	wakeup chan struct{}
-	// attempts and next hold the retry state of pending alerts; only the
-	// run goroutine touches them, and they are pruned to the alerts still
-	// pending, at most webhookBatch.
+	// attempts and next are the retry state of pending alerts. Only the
+	// run goroutine uses them, and each round prunes them to the alerts
+	// still pending, at most webhookBatch.
 	attempts map[uint64]int
 	next     map[uint64]time.Time
 }
@@ -143,7 +143,7 @@ func newWebhook(cfg *Config, deps Deps, met *metrics) *webhook {
 	}
 }
 
-// wake asks the sender to look for pending alerts; it never blocks.
+// wake signals the sender to look for pending alerts, without blocking.
 func (w *webhook) wake() {
 	select {
 	case w.wakeup <- struct{}{}:
@@ -262,7 +262,7 @@ func (w *webhook) post(ctx context.Context, a Alert) error {
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("receiver answered %s", resp.Status)
+		return fmt.Errorf("receiver responded %s", resp.Status)
 	}
 	return nil
 }

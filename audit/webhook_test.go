@@ -23,7 +23,7 @@ const testWebhookSecret = "0123456789abcdef-webhook-secret"
 type receiver struct {
 	t         *testing.T
 	failFirst int
-	block     chan struct{} // nil: answer at once
+	block     chan struct{} // nil: respond at once
 
 	mu       sync.Mutex
 	calls    int
