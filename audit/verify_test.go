@@ -317,3 +317,21 @@ func TestNewContinuesAfterDamagedTail(t *testing.T) {
 		t.Errorf("got first problem %+v, want one at record 20", first)
 	}
 }
+
+func TestVerifyDatabaseWithoutAuditBuckets(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	raw, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	db, err := store.OpenFile(path, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rep, err := Verify(db, testPublicKey())
+	if err != nil || !rep.OK() || rep.Records != 0 {
+		t.Errorf("got %+v, %v; want an empty intact report", rep, err)
+	}
+}

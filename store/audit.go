@@ -23,6 +23,10 @@ var ErrAuditSequence = errors.New("audit record sequence does not follow the sto
 // nil when the callback returns it.
 var ErrStopScan = errors.New("stop scan")
 
+func errMissingBucket(name []byte) error {
+	return fmt.Errorf("bucket %s is missing: the database was not migrated", name)
+}
+
 // AuditEntry is one stored audit record or checkpoint: its sequence number
 // and its encoded value.
 type AuditEntry struct {
@@ -41,6 +45,9 @@ func AuditKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq
 func (db *DB) AppendAudit(records []AuditEntry, checkpoint *AuditEntry) error {
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(BucketAudit)
+		if b == nil {
+			return errMissingBucket(BucketAudit)
+		}
 		next := uint64(1)
 		if k, _ := b.Cursor().Last(); k != nil {
 			if len(k) != 8 {
@@ -60,7 +67,11 @@ func (db *DB) AppendAudit(records []AuditEntry, checkpoint *AuditEntry) error {
 		if checkpoint == nil {
 			return nil
 		}
-		return tx.Bucket(BucketCheckpoints).Put(AuditKey(checkpoint.Seq), checkpoint.Value)
+		cb := tx.Bucket(BucketCheckpoints)
+		if cb == nil {
+			return errMissingBucket(BucketCheckpoints)
+		}
+		return cb.Put(AuditKey(checkpoint.Seq), checkpoint.Value)
 	})
 	if err != nil {
 		return fmt.Errorf("append audit records: %w", err)
@@ -83,7 +94,11 @@ func (db *DB) LastAuditCheckpoint() (AuditEntry, error) {
 func (db *DB) lastEntry(bucket []byte) (AuditEntry, error) {
 	var e AuditEntry
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		k, v := tx.Bucket(bucket).Cursor().Last()
+		b := tx.Bucket(bucket)
+		if b == nil {
+			return ErrNotFound // a read-only database older than the audit buckets
+		}
+		k, v := b.Cursor().Last()
 		if k == nil {
 			return ErrNotFound
 		}
@@ -122,7 +137,11 @@ func (db *DB) ScanAuditCheckpoints(fn func(RawAuditEntry) error) error {
 
 func (db *DB) scan(bucket []byte, after uint64, fn func(RawAuditEntry) error) error {
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucket).Cursor()
+		b := tx.Bucket(bucket)
+		if b == nil {
+			return nil // a read-only database older than the audit buckets
+		}
+		c := b.Cursor()
 		// From the start, even keys shorter than 8 bytes are visited.
 		k, v := c.First()
 		if after > 0 {

@@ -56,10 +56,12 @@ const DefaultAlertLimit = 100
 // the alerts are queued for webhook delivery too.
 func (db *DB) InsertAlerts(alerts []*Alert, pending bool) error {
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(BucketAlerts)
+		b, err := alertsBucket(tx)
+		if err != nil {
+			return err
+		}
 		var queue *bolt.Bucket
 		if pending {
-			var err error
 			if queue, err = b.CreateBucketIfNotExists(bucketWebhookPending); err != nil {
 				return err
 			}
@@ -91,8 +93,11 @@ func (db *DB) InsertAlerts(alerts []*Alert, pending bool) error {
 func (db *DB) Alert(id uint64) (Alert, error) {
 	var a Alert
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		var err error
-		a, err = getAlert(tx.Bucket(BucketAlerts), id)
+		b, err := alertsBucket(tx)
+		if err != nil {
+			return err
+		}
+		a, err = getAlert(b, id)
 		return err
 	})
 	if err != nil {
@@ -108,7 +113,11 @@ func (db *DB) ListAlerts(q AlertQuery) ([]Alert, error) {
 	}
 	var out []Alert
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(BucketAlerts).Cursor()
+		b, err := alertsBucket(tx)
+		if err != nil {
+			return err
+		}
+		c := b.Cursor()
 		k, v := c.Last()
 		if q.Before > 0 {
 			if sk, _ := c.Seek(AuditKey(q.Before)); sk == nil {
@@ -146,8 +155,10 @@ func (db *DB) AckAlert(id uint64, by string, at time.Time) (Alert, bool, error) 
 	var a Alert
 	var changed bool
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(BucketAlerts)
-		var err error
+		b, err := alertsBucket(tx)
+		if err != nil {
+			return err
+		}
 		if a, err = getAlert(b, id); err != nil {
 			return err
 		}
@@ -168,7 +179,10 @@ func (db *DB) AckAlert(id uint64, by string, at time.Time) (Alert, bool, error) 
 func (db *DB) PendingWebhookAlerts(limit int) ([]Alert, error) {
 	var out []Alert
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(BucketAlerts)
+		b, err := alertsBucket(tx)
+		if err != nil {
+			return err
+		}
 		queue := b.Bucket(bucketWebhookPending)
 		if queue == nil {
 			return nil
@@ -196,7 +210,10 @@ func (db *DB) PendingWebhookAlerts(limit int) ([]Alert, error) {
 // the delivery time.
 func (db *DB) MarkAlertDelivered(id uint64, at time.Time) error {
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(BucketAlerts)
+		b, err := alertsBucket(tx)
+		if err != nil {
+			return err
+		}
 		a, err := getAlert(b, id)
 		if err != nil {
 			return err
@@ -214,6 +231,14 @@ func (db *DB) MarkAlertDelivered(id uint64, at time.Time) error {
 		return fmt.Errorf("mark alert %d delivered: %w", id, err)
 	}
 	return nil
+}
+
+func alertsBucket(tx *bolt.Tx) (*bolt.Bucket, error) {
+	b := tx.Bucket(BucketAlerts)
+	if b == nil {
+		return nil, errMissingBucket(BucketAlerts)
+	}
+	return b, nil
 }
 
 func getAlert(b *bolt.Bucket, id uint64) (Alert, error) {
