@@ -40,7 +40,7 @@ func AuditKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq
 // AppendAudit stores records and, when checkpoint is not nil, a checkpoint,
 // in one transaction, which bbolt fsyncs on commit. The records must carry
 // consecutive sequence numbers starting right after the last stored record
-// (1 for an empty log); otherwise nothing is written and the error wraps
+// (1 for an empty log). Otherwise nothing is written, and the error wraps
 // ErrAuditSequence. The values are copied by bbolt; the caller keeps them.
 func (db *DB) AppendAudit(records []AuditEntry, checkpoint *AuditEntry) error {
 	err := db.bolt.Update(func(tx *bolt.Tx) error {

@@ -38,7 +38,7 @@ type Alert struct {
 // AlertQuery selects alerts for ListAlerts. The zero value lists the newest
 // alerts, acknowledged or not, up to DefaultAlertLimit.
 type AlertQuery struct {
-	// Unacknowledged keeps only alerts nobody has acknowledged yet.
+	// Unacknowledged keeps only alerts without an acknowledgement.
 	Unacknowledged bool
 	// Before, when not zero, keeps only alerts with a smaller id, for
 	// paging backwards.
