@@ -162,14 +162,7 @@ func newHarness(t *testing.T, cfg Config) *harness {
 		t: t, dir: dir, db: db,
 		clock: &testClock{t: time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC)},
 		audit: &auditLog{}, notes: &notifications{}, logs: &syncBuffer{},
-		users: map[string]*testUser{},
-		actors: map[string]policy.Actor{
-			patientID:   {UserID: patientID, Role: policy.RolePatient},
-			outsiderID:  {UserID: outsiderID, Role: policy.RolePatient},
-			clinicianID: {UserID: clinicianID, Role: policy.RoleClinician, SecondFactor: true},
-			nurseID:     {UserID: nurseID, Role: policy.RoleNurse, SecondFactor: true},
-			adminID:     {UserID: adminID, Role: policy.RoleAdmin, SecondFactor: true},
-		},
+		users: map[string]*testUser{}, actors: testActors(),
 	}
 	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cl, err := clinic.New(clinic.Config{}, clinic.Deps{DB: db, Sealer: store.NewSealer(key), Audit: h.audit,
@@ -183,13 +176,27 @@ func newHarness(t *testing.T, cfg Config) *harness {
 		t.Fatalf("messaging.New: %v", err)
 	}
 	t.Cleanup(func() { h.svc.Close() })
-	h.seedClinic()
+	if err := seedClinic(db, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
 
 	rt := api.NewRouter(nil)
 	h.svc.Register(rt)
 	h.srv = httptest.NewServer(testAuth(h.actors, rt))
 	t.Cleanup(h.srv.Close)
 	return h
+}
+
+// testActors returns the signed-in actor of each test account; staff
+// sessions have a second factor.
+func testActors() map[string]policy.Actor {
+	return map[string]policy.Actor{
+		patientID:   {UserID: patientID, Role: policy.RolePatient},
+		outsiderID:  {UserID: outsiderID, Role: policy.RolePatient},
+		clinicianID: {UserID: clinicianID, Role: policy.RoleClinician, SecondFactor: true},
+		nurseID:     {UserID: nurseID, Role: policy.RoleNurse, SecondFactor: true},
+		adminID:     {UserID: adminID, Role: policy.RoleAdmin, SecondFactor: true},
+	}
 }
 
 // testAuth puts the actor named by testUserHeader into the request
@@ -203,10 +210,11 @@ func testAuth(actors map[string]policy.Actor, next http.Handler) http.Handler {
 	})
 }
 
-func (h *harness) seedClinic() {
-	h.t.Helper()
-	start := h.clock.Now().Add(time.Hour)
-	err := h.db.CreateConsultation(&store.Consultation{
+// seedClinic stores consultation cons1 of the patient with the clinician,
+// and the patient's care team of the clinician and the nurse.
+func seedClinic(db *store.DB, now time.Time) error {
+	start := now.Add(time.Hour)
+	err := db.CreateConsultation(&store.Consultation{
 		ID:        consultID,
 		PatientID: patientID,
 		Participants: []store.Participant{
@@ -214,20 +222,18 @@ func (h *harness) seedClinic() {
 			{UserID: clinicianID, Kind: clinic.KindClinician, Role: string(policy.RoleClinician)},
 		},
 		Start: start, End: start.Add(30 * time.Minute), Status: "scheduled",
-		CreatedBy: clinicianID, CreatedAt: h.clock.Now(), UpdatedAt: h.clock.Now(),
+		CreatedBy: clinicianID, CreatedAt: now, UpdatedAt: now,
 	})
 	if err != nil {
-		h.t.Fatal(err)
+		return err
 	}
-	_, err = h.db.UpdateCareTeam(patientID, func([]store.CareTeamMember) ([]store.CareTeamMember, error) {
+	_, err = db.UpdateCareTeam(patientID, func([]store.CareTeamMember) ([]store.CareTeamMember, error) {
 		return []store.CareTeamMember{
 			{UserID: clinicianID, Role: string(policy.RoleClinician)},
 			{UserID: nurseID, Role: string(policy.RoleNurse)},
 		}, nil
 	})
-	if err != nil {
-		h.t.Fatal(err)
-	}
+	return err
 }
 
 // response is a finished HTTP exchange.
