@@ -99,7 +99,11 @@ func newCrashFixture(t *testing.T) *crashFixture {
 	}
 	// The devices go straight into the store: registration over HTTP is
 	// tested elsewhere, and this test is about sends.
-	for _, ref := range []e2ee.DeviceRef{{patientID, "phone"}, {patientID, "laptop"}, {clinicianID, "desk"}} {
+	for _, ref := range []e2ee.DeviceRef{
+		{UserID: patientID, DeviceID: "phone"},
+		{UserID: patientID, DeviceID: "laptop"},
+		{UserID: clinicianID, DeviceID: "desk"},
+	} {
 		d, list := h.newDevice(ref.UserID, ref.DeviceID)
 		d.user.devices, d.user.version = append(d.user.devices, d), list.Version
 		err := db.Bolt().Update(func(tx *bolt.Tx) error {
