@@ -82,6 +82,7 @@ func (g *ReplayGuard) Len() int {
 //	count x (16 message id || u64 time (unix ms))
 //
 // Entries are sorted by time, then id, so equal states encode equally.
+// Eviction follows the same order.
 func (g *ReplayGuard) MarshalBinary() ([]byte, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -94,12 +95,7 @@ func (g *ReplayGuard) MarshalBinary() ([]byte, error) {
 	}
 	e.u64(uint64(max(g.floor, 0)))
 	entries := slices.Clone(g.byTime)
-	slices.SortFunc(entries, func(a, b replayEntry) int {
-		if c := cmp.Compare(a.ms, b.ms); c != 0 {
-			return c
-		}
-		return bytes.Compare(a.id[:], b.id[:])
-	})
+	slices.SortFunc(entries, compareReplayEntries)
 	e.u32(uint32(len(entries)))
 	for _, entry := range entries {
 		e.raw(entry.id[:])
@@ -162,11 +158,19 @@ type replayEntry struct {
 	ms int64
 }
 
-// replayHeap is a min-heap of entries by message time.
+func compareReplayEntries(a, b replayEntry) int {
+	if c := cmp.Compare(a.ms, b.ms); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.id[:], b.id[:])
+}
+
+// replayHeap is a min-heap of entries by message time, then id, so that
+// every implementation evicts the same entry.
 type replayHeap []replayEntry
 
 func (h replayHeap) Len() int           { return len(h) }
-func (h replayHeap) Less(i, j int) bool { return h[i].ms < h[j].ms }
+func (h replayHeap) Less(i, j int) bool { return compareReplayEntries(h[i], h[j]) < 0 }
 func (h replayHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
 func (h *replayHeap) Push(x any)        { *h = append(*h, x.(replayEntry)) }
 func (h *replayHeap) Pop() any {

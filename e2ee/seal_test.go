@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 

@@ -57,6 +57,17 @@ export class Identity {
     return new Identity(pair, publicRaw);
   }
 
+  /** fromKeyPair wraps a key pair stored earlier, for example in IndexedDB. */
+  static fromKeyPair(keys: CryptoKeyPair, publicKey: Uint8Array): Identity {
+    if (publicKey.length !== 32) throw new E2EEError('malformed', `identity public key is ${publicKey.length} bytes`);
+    return new Identity(keys, publicKey.slice());
+  }
+
+  /** keyPair returns the key pair for storage; a non-extractable private key stays non-extractable. */
+  keyPair(): CryptoKeyPair {
+    return this.keys;
+  }
+
   sign(message: Uint8Array): Promise<Uint8Array> {
     return ed25519Sign(this.keys.privateKey, message);
   }
@@ -105,6 +116,25 @@ export class DeviceKeys {
       hpkeKey: x.publicRaw,
       signingKey: ed.publicRaw,
     });
+  }
+
+  /** fromKeyPairs wraps key pairs stored earlier, for example in IndexedDB. */
+  static fromKeyPairs(
+    userId: string,
+    deviceId: string,
+    hpke: CryptoKeyPair,
+    signing: CryptoKeyPair,
+    hpkeKey: Uint8Array,
+    signingKey: Uint8Array,
+  ): DeviceKeys {
+    const pub = { userId, deviceId, hpkeKey: hpkeKey.slice(), signingKey: signingKey.slice() };
+    validateDevicePublic(pub);
+    return new DeviceKeys(userId, deviceId, hpke, signing, pub);
+  }
+
+  /** keyPairs returns the key pairs for storage; non-extractable private keys stay non-extractable. */
+  keyPairs(): { hpke: CryptoKeyPair; signing: CryptoKeyPair } {
+    return { hpke: this.hpke, signing: this.signing };
   }
 
   ref(): DeviceRef {

@@ -2,7 +2,9 @@
 // Node-only test helpers that read testdata/e2ee. Only *.test.ts files
 // import this module; the browser bundle never does.
 import { readFileSync } from 'node:fs';
-import { DeviceKeys, type DevicePublic } from './keys';
+import { codeOf } from './errors';
+import { DeviceKeys, type DevicePublic, sameRef } from './keys';
+import { headerSender, open, parseSealed, verifySignature } from './message';
 import { fromHex } from './wire';
 
 export const VECTOR_DIR = new URL('../../../../testdata/e2ee/', import.meta.url);
@@ -68,3 +70,30 @@ export function patternPlaintext(n: number): Uint8Array {
   for (let i = 0; i < n; i++) b[i] = i % 251;
   return b;
 }
+
+/** checkMessage returns the server outcome, the recipient outcome and the payload. */
+export async function checkMessage(
+  devices: Record<string, DeviceJSON>,
+  v: MessageVector,
+): Promise<{ server: string; recipient: string; payload?: Uint8Array }> {
+  let m;
+  try {
+    m = parseSealed(fromHex(v.sealed));
+  } catch (err) {
+    return { server: codeOf(err), recipient: codeOf(err) };
+  }
+  const sender: DevicePublic = devicePublic(devices[v.sender]);
+  try {
+    if (!sameRef(headerSender(m.header), sender)) return { server: 'sender_mismatch', recipient: 'sender_mismatch' };
+    await verifySignature(m, sender.signingKey);
+  } catch (err) {
+    return { server: codeOf(err), recipient: codeOf(err) };
+  }
+  const keys = await deviceKeys(devices[v.recipient]);
+  try {
+    return { server: 'ok', recipient: 'ok', payload: await open(keys, m, sender) };
+  } catch (err) {
+    return { server: 'ok', recipient: codeOf(err) };
+  }
+}
+

@@ -5,41 +5,15 @@ import { describe, expect, test } from 'vitest';
 import { createDecryptStream, readAll, streamOf } from './attachment';
 import { checkDeviceListUpdate, compareDevices, type DeviceList, parseDeviceCertificate, parseDeviceList, verifyCertificate, verifyDeviceList } from './device';
 import { codeOf } from './errors';
-import { type DevicePublic, refString, sameRef } from './keys';
-import { headerSender, marshalSealed, open, parseSealed, recipients, verifySignature } from './message';
+import { refString } from './keys';
+import { marshalSealed, parseSealed, recipients } from './message';
 import { paddedSize, validPaddedSize } from './padding';
 import { parsePayload } from './payload';
 import { ReplayGuard } from './replay';
 import { computeSafetyNumber } from './safety';
-import { type DeviceJSON, type MessagesFile, type MessageVector, deviceKeys, devicePublic, loadVectors, patternPlaintext } from './testdata.node';
+import { type DeviceJSON, type MessagesFile, checkMessage, devicePublic, loadVectors, patternPlaintext } from './testdata.node';
 import { fromHex, toHex } from './wire';
 import { WORD_LIST } from './wordlist';
-
-/** checkMessage returns the server outcome, the recipient outcome and the payload. */
-export async function checkMessage(
-  devices: Record<string, DeviceJSON>,
-  v: MessageVector,
-): Promise<{ server: string; recipient: string; payload?: Uint8Array }> {
-  let m;
-  try {
-    m = parseSealed(fromHex(v.sealed));
-  } catch (err) {
-    return { server: codeOf(err), recipient: codeOf(err) };
-  }
-  const sender: DevicePublic = devicePublic(devices[v.sender]);
-  try {
-    if (!sameRef(headerSender(m.header), sender)) return { server: 'sender_mismatch', recipient: 'sender_mismatch' };
-    await verifySignature(m, sender.signingKey);
-  } catch (err) {
-    return { server: codeOf(err), recipient: codeOf(err) };
-  }
-  const keys = await deviceKeys(devices[v.recipient]);
-  try {
-    return { server: 'ok', recipient: 'ok', payload: await open(keys, m, sender) };
-  } catch (err) {
-    return { server: 'ok', recipient: codeOf(err) };
-  }
-}
 
 describe('messages.json', () => {
   const f = loadVectors<MessagesFile>('messages.json');
