@@ -29,7 +29,7 @@ const (
 	// TypeSessionRevoke is a session ended by logout, by its owner from
 	// another session, by an administrator or by expiry; TargetID is the
 	// session id, and Detail "reason" names the cause.
-	TypeSessionRevoke = "session.revoke"
+	TypeSessionRevoke = "auth.session.revoke"
 	// TypeInvitationCreate and TypeInvitationAccept are account
 	// invitations; Detail "role" is the role granted.
 	TypeInvitationCreate = "auth.invitation.create"

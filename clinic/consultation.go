@@ -45,7 +45,7 @@ func (s *Service) handleCreateConsultation(w http.ResponseWriter, r *http.Reques
 	if err != nil {
 		return err
 	}
-	s.record(r.Context(), "consultation.created", actor, c.ID, audit.OutcomeSuccess,
+	s.record(r.Context(), audit.TypeConsultationCreate, actor, c.ID, audit.OutcomeSuccess,
 		map[string]string{"patient": c.PatientID, "participants": itoa(len(c.Participants))})
 	api.WriteJSON(w, http.StatusCreated, viewConsultation(c))
 	return nil

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	_ "time/tzdata" // clinic hours in any IANA zone, also on hosts without zoneinfo
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
