@@ -95,7 +95,7 @@ func (m measurement) report(b *testing.B) {
 
 // BenchmarkLogin signs in through the real HTTP handler with the default
 // argon2id parameters from 8×GOMAXPROCS goroutines, under the default
-// hashing bound (2×GOMAXPROCS) and under a bound of GOMAXPROCS.
+// hashing bound (GOMAXPROCS) and under a bound of 2×GOMAXPROCS.
 func BenchmarkLogin(b *testing.B) {
 	procs := runtime.GOMAXPROCS(0)
 	b.Run("bound=2xprocs", func(b *testing.B) { benchLogin(b, 2*procs) })

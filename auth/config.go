@@ -39,7 +39,11 @@ type Config struct {
 	// other parameters are rehashed at the next successful sign-in.
 	Password PasswordParams
 	// MaxConcurrentHashes bounds how many argon2id computations run at
-	// once, so memory use stays under MaxConcurrentHashes × Password.Memory.
+	// once, so memory use stays under MaxConcurrentHashes × Password.Memory
+	// (twice that before the garbage collector returns it). The default is
+	// GOMAXPROCS: each hash already uses Password.Threads lanes, and a bound
+	// of 2 × GOMAXPROCS measured no more sign-ins per second for twice the
+	// heap (docs/benchmarks.md).
 	MaxConcurrentHashes int
 	// MaxHashQueue bounds how many requests wait for a hashing slot;
 	// requests beyond it get 503 at once.
@@ -79,7 +83,7 @@ func DefaultConfig() Config {
 		ChallengeTTL:        5 * time.Minute,
 		ChallengeAttempts:   5,
 		Password:            DefaultPasswordParams(),
-		MaxConcurrentHashes: 2 * runtime.GOMAXPROCS(0),
+		MaxConcurrentHashes: max(2, runtime.GOMAXPROCS(0)),
 		MaxHashQueue:        64,
 		BackoffAfter:        5,
 		LockoutAfter:        10,
