@@ -57,6 +57,9 @@ func readKeyMaterial(r io.Reader, n int) ([]byte, error) {
 // user generates it; it signs device certificates and device lists, and its
 // public half is what safety numbers are computed from. An Identity is safe
 // for concurrent use; it never changes after creation.
+//
+// TODO(e2ee): no protocol yet moves the identity key to a new device, so
+// only a device that generated it or imported its seed can certify others.
 type Identity struct {
 	priv ed25519.PrivateKey
 }

@@ -3,7 +3,9 @@ package e2ee_test
 import (
 	"bytes"
 	"crypto/ecdh"
+	"crypto/hkdf"
 	"crypto/hpke"
+	"crypto/sha256"
 	"encoding/hex"
 	"testing"
 
@@ -87,6 +89,83 @@ func TestRFC9180Vectors(t *testing.T) {
 		}
 		if _, err := wrong.Open(unhex(t, v.Encryptions[0].AAD), unhex(t, v.Encryptions[0].Ciphertext)); err == nil {
 			t.Error("the first encryption opened under another info")
+		}
+	}
+}
+
+// TestRFC9180KeySchedule recomputes the intermediate values of the vector
+// (shared secret, key schedule context, secret, key, base nonce, exporter
+// secret) from skEm and pkRm with the labeled HKDF of RFC 9180 sections 4
+// and 5.1, so that every value in rfc9180.json is checked, not only those
+// crypto/hpke exposes.
+func TestRFC9180KeySchedule(t *testing.T) {
+	var f vectors.RFC9180File
+	loadJSON(t, "rfc9180.json", &f)
+	for _, v := range f.Vectors {
+		kemSuite := []byte{'K', 'E', 'M', 0x00, 0x20}
+		hpkeSuite := []byte{'H', 'P', 'K', 'E', 0x00, 0x20, 0x00, 0x01, 0x00, 0x02}
+		labeledExtract := func(suite, salt []byte, label string, ikm []byte) []byte {
+			in := append(append(append([]byte("HPKE-v1"), suite...), label...), ikm...)
+			prk, err := hkdf.Extract(sha256.New, in, salt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return prk
+		}
+		labeledExpand := func(suite, prk []byte, label string, info []byte, n int) []byte {
+			in := append([]byte{byte(n >> 8), byte(n)}, "HPKE-v1"...)
+			in = append(append(append(in, suite...), label...), info...)
+			out, err := hkdf.Expand(sha256.New, prk, string(in), n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+
+		skE, err := ecdh.X25519().NewPrivateKey(unhex(t, v.SKEm))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkR, err := ecdh.X25519().NewPublicKey(unhex(t, v.PKRm))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := hex.EncodeToString(skE.PublicKey().Bytes()); got != v.PKEm {
+			t.Errorf("pkEm from skEm: got %s, want %s", got, v.PKEm)
+		}
+		dh, err := skE.ECDH(pkR)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kemContext := append(unhex(t, v.Enc), unhex(t, v.PKRm)...)
+		eaePRK := labeledExtract(kemSuite, nil, "eae_prk", dh)
+		sharedSecret := labeledExpand(kemSuite, eaePRK, "shared_secret", kemContext, 32)
+
+		pskIDHash := labeledExtract(hpkeSuite, nil, "psk_id_hash", nil)
+		infoHash := labeledExtract(hpkeSuite, nil, "info_hash", unhex(t, v.Info))
+		context := append(append([]byte{0}, pskIDHash...), infoHash...)
+		secret := labeledExtract(hpkeSuite, sharedSecret, "secret", nil)
+		for _, c := range []struct {
+			name      string
+			got, want string
+		}{
+			{"shared_secret", hex.EncodeToString(sharedSecret), v.SharedSecret},
+			{"key_schedule_context", hex.EncodeToString(context), v.KeyScheduleContext},
+			{"secret", hex.EncodeToString(secret), v.Secret},
+			{"key", hex.EncodeToString(labeledExpand(hpkeSuite, secret, "key", context, 32)), v.Key},
+			{"base_nonce", hex.EncodeToString(labeledExpand(hpkeSuite, secret, "base_nonce", context, 12)), v.BaseNonce},
+			{"exporter_secret", hex.EncodeToString(labeledExpand(hpkeSuite, secret, "exp", context, 32)), v.ExporterSecret},
+		} {
+			if c.got != c.want {
+				t.Errorf("%s: got %s, want %s", c.name, c.got, c.want)
+			}
+		}
+		for i, e := range v.Encryptions {
+			nonce := unhex(t, v.BaseNonce)
+			nonce[len(nonce)-1] ^= byte(i)
+			if got := hex.EncodeToString(nonce); got != e.Nonce {
+				t.Errorf("nonce %d: got %s, want %s", i, got, e.Nonce)
+			}
 		}
 	}
 }

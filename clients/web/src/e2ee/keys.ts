@@ -73,7 +73,7 @@ export class Identity {
   }
 }
 
-/** DeviceKeys holds a device's private keys. */
+/** DeviceKeys contains a device's private keys and its public keys. */
 export class DeviceKeys {
   private constructor(
     readonly userId: string,
