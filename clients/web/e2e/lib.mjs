@@ -4,8 +4,10 @@
 // network namespace.
 
 import { spawn, execFile } from 'node:child_process';
-import { openSync, closeSync, mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { openSync, closeSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
 import * as OTPAuth from 'otpauth';
@@ -47,7 +49,12 @@ export class Server {
     const fd = openSync(this.logPath, 'a');
     this.child = spawn(
       this.bin,
-      ['serve', '--addr', this.addr, '--data-dir', this.dataDir, '--log-level', 'debug', ...extraArgs],
+      [
+        'serve', '--addr', this.addr, '--data-dir', this.dataDir, '--log-level', 'debug',
+        // Media on loopback only: the namespace has no other interface.
+        '--media-interfaces', 'lo', '--media-loopback',
+        ...extraArgs,
+      ],
       { stdio: ['ignore', fd, fd] },
     );
     closeSync(fd);
@@ -198,4 +205,71 @@ export function screenshotPath(name) {
 
 export function assert(cond, message) {
   if (!cond) throw new Error(message);
+}
+
+const crcTable = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(buf) {
+  let c = 0xffffffff;
+  for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function chunk(type, data) {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(data.length);
+  const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(td));
+  return Buffer.concat([len, td, crc]);
+}
+
+// makePng returns a size x size RGB PNG of random pixels, so its bytes are
+// unique and do not compress, and the pixels for checking the decoded
+// image.
+export function makePng(size) {
+  const pixels = randomBytes(size * size * 3);
+  const raw = Buffer.alloc(size * (size * 3 + 1));
+  for (let y = 0; y < size; y++) pixels.copy(raw, y * (size * 3 + 1) + 1, y * size * 3, (y + 1) * size * 3);
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(size, 0);
+  ihdr.writeUInt32BE(size, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // colour type RGB
+  const png = Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+  return { png, pixels };
+}
+
+// filesUnder lists every regular file below dir.
+export function filesUnder(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const st = statSync(p);
+    if (st.isDirectory()) out.push(...filesUnder(p));
+    else if (st.isFile()) out.push(p);
+  }
+  return out;
+}
+
+// findSecrets returns "file: label" for every secret found in any file
+// below dir. Secrets are {label, bytes} with bytes a Buffer.
+export function findSecrets(dir, secrets) {
+  const hits = [];
+  for (const file of filesUnder(dir)) {
+    const data = readFileSync(file);
+    for (const s of secrets) {
+      if (data.indexOf(s.bytes) >= 0) hits.push(`${file}: ${s.label}`);
+    }
+  }
+  return hits;
 }

@@ -3,7 +3,8 @@
 // empty data directory and stops it before scanning the database file.
 
 import { join } from 'node:path';
-import { Runner, Server, env, launchBrowser, newPage, screenshotPath, assert } from './lib.mjs';
+import { randomBytes } from 'node:crypto';
+import { Runner, Server, env, launchBrowser, newPage, screenshotPath, assert, makePng, findSecrets, filesUnder } from './lib.mjs';
 import { seed } from './seed.mjs';
 
 const out = env('E2E_OUT');
@@ -60,6 +61,14 @@ async function waitForAttr(page, selector, attr, ok, timeout) {
   }
   throw new Error(`${page.label}: ${selector} ${attr} is ${JSON.stringify(last)} after ${timeout} ms`);
 }
+
+// Each side sends a text and a photo; the other side must decrypt both,
+// and the data directory must contain neither afterwards.
+const tag = randomBytes(6).toString('hex');
+const sent = {
+  clinician: { text: `Please describe the rash, ref ${tag}-c`, image: makePng(48) },
+  patient: { text: `It started on Monday, ref ${tag}-p`, image: makePng(48) },
+};
 
 let browser;
 try {
@@ -165,6 +174,61 @@ try {
     });
   }
 
+  for (const [from, to] of [
+    ['clinician', 'patient'],
+    ['patient', 'clinician'],
+  ]) {
+    await runner.step(`${from} sends an encrypted message that the ${to} decrypts`, async () => {
+      const src = from === 'clinician' ? clinician : patient;
+      const dst = to === 'clinician' ? clinician : patient;
+      const box = src.getByLabel('Message', { exact: true });
+      await box.fill(sent[from].text);
+      await box.press('Enter');
+      await dst.locator('.messages .message:not(.mine) .text', { hasText: sent[from].text }).waitFor({ timeout: 20000 });
+      await src.locator('.messages .message.mine .text', { hasText: sent[from].text }).waitFor();
+    });
+
+    await runner.step(`${from} sends an encrypted photo that the ${to} decrypts`, async () => {
+      const src = from === 'clinician' ? clinician : patient;
+      const dst = to === 'clinician' ? clinician : patient;
+      const { png, pixels } = sent[from].image;
+      const name = `photo-${from}-${tag}.png`;
+      await src.setInputFiles('input[type=file]', { name, mimeType: 'image/png', buffer: png });
+      const img = dst.locator(`.messages .message:not(.mine) img[alt="Photo: ${name}"]`);
+      await img.waitFor({ timeout: 20000 });
+      const got = await img.evaluate(async (el, size) => {
+        const im = /** @type {HTMLImageElement} */ (el);
+        if (!im.complete) await new Promise((r) => im.addEventListener('load', r, { once: true }));
+        const c = document.createElement('canvas');
+        c.width = size;
+        c.height = size;
+        const ctx = c.getContext('2d');
+        ctx.drawImage(im, 0, 0);
+        const d = ctx.getImageData(0, 0, size, size).data;
+        const rgb = [];
+        for (let i = 0; i < d.length; i += 4) rgb.push(d[i], d[i + 1], d[i + 2]);
+        return { w: im.naturalWidth, h: im.naturalHeight, rgb };
+      }, 48);
+      assert(got.w === 48 && got.h === 48, `got a ${got.w}x${got.h} image, want 48x48`);
+      const same = got.rgb.every((v, i) => v === pixels[i]);
+      assert(same, 'the decrypted photo differs from the photo sent');
+    });
+  }
+
+  await runner.step('both sides show the same safety number words', async () => {
+    const words = [];
+    for (const page of [clinician, patient]) {
+      await page.getByRole('button', { name: /^Safety number with/ }).first().click();
+      const list = page.locator('[data-testid="safety-words"]');
+      await list.waitFor();
+      words.push(await list.locator('li').allTextContents());
+    }
+    assert(words[0].length === 8, `got ${words[0].length} words, want 8`);
+    assert(words[0].join(' ') === words[1].join(' '), `clinician sees ${words[0].join(' ')}, patient sees ${words[1].join(' ')}`);
+    await shot(clinician, 'chat');
+    await shot(patient, 'chat');
+  });
+
   await runner.check('no console errors or CSP violations', async () => {
     const problems = pages.flatMap((p) => p.problems.map((m) => `${p.label}: ${m}`));
     assert(problems.length === 0, problems.join('\n'));
@@ -173,6 +237,21 @@ try {
   await browser?.close().catch(() => {});
   await server.stop();
 }
+
+// The database and attachment files hold ciphertext only.
+await runner.step('data directory holds neither message text nor photo bytes', async () => {
+  const secrets = [];
+  for (const [who, s] of Object.entries(sent)) {
+    secrets.push({ label: `${who} message text`, bytes: Buffer.from(s.text, 'utf8') });
+    secrets.push({ label: `${who} message reference`, bytes: Buffer.from(`${tag}-${who[0]}`, 'utf8') });
+    secrets.push({ label: `${who} photo file`, bytes: s.image.png });
+    secrets.push({ label: `${who} photo pixels`, bytes: s.image.pixels.subarray(0, 64) });
+  }
+  const files = filesUnder(server.dataDir);
+  assert(files.some((f) => f.endsWith('bedside.db')), `no bedside.db among ${files.join(', ')}`);
+  const hits = findSecrets(server.dataDir, secrets);
+  assert(hits.length === 0, `plaintext found:\n${hits.join('\n')}`);
+});
 
 console.log(runner.summary());
 process.exit(runner.ok() ? 0 : 1);

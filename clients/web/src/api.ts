@@ -21,10 +21,18 @@ type Listener = () => void;
 
 export class Api {
   private token: string | null = null;
+  private deviceId: string | null = null;
   private expiredListeners: Listener[] = [];
+
+  // setDevice names this browser's registered e2ee device in the
+  // X-Bedside-Device header, which the messaging endpoints require.
+  setDevice(deviceId: string | null): void {
+    this.deviceId = deviceId;
+  }
 
   setToken(token: string | null): void {
     this.token = token;
+    if (!token) this.deviceId = null;
   }
 
   hasToken(): boolean {
@@ -103,6 +111,7 @@ export class Api {
     body?: BodyInit,
   ): Promise<Response> {
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    if (this.deviceId && path.startsWith('/api/v1/')) headers['X-Bedside-Device'] = this.deviceId;
     let res: Response;
     try {
       res = await fetch(path, { method, headers, body, credentials: 'omit', cache: 'no-store' });

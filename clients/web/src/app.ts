@@ -6,6 +6,7 @@ import { h, replace } from './dom';
 import type { Params, Router, View, ViewFactory } from './router';
 import { roleLabel, type Role, type Session } from './session';
 import { Signaling } from './signaling';
+import { Messenger } from './messenger';
 
 export type Access = 'public' | 'signed-in' | Role[];
 
@@ -23,6 +24,26 @@ export class App {
   prefillEmail = '';
 
   private sig: Signaling | null = null;
+  private messengerPromise: Promise<Messenger> | null = null;
+
+  // messenger returns this browser's e2ee device for the signed-in user,
+  // creating and registering it on first use.
+  messenger(): Promise<Messenger> {
+    const me = this.session.me;
+    if (!me) return Promise.reject(new Error('Sign in first.'));
+    if (!this.messengerPromise) {
+      const p = Messenger.open(this.api, me.id);
+      this.messengerPromise = p;
+      p.catch(() => {
+        if (this.messengerPromise === p) this.messengerPromise = null;
+      });
+      this.onSignOut(() => {
+        this.messengerPromise = null;
+        this.api.setDevice(null);
+      });
+    }
+    return this.messengerPromise;
+  }
 
   constructor(
     readonly api: Api,

@@ -8,6 +8,7 @@ import { accountView } from './views/account';
 import { alertsView, auditView, invitationsView, usersView } from './views/admin';
 import { callView } from './views/call';
 import { consultationsView, dayView } from './views/consultations';
+import { threadView, threadsView } from './views/chat';
 
 export function registerRoutes(app: App): void {
   app.route('/', 'public', () => {
@@ -25,6 +26,9 @@ export function registerRoutes(app: App): void {
   app.route('/day', ['clinician', 'nurse'], () => dayView(app));
   app.route('/consultations', ['patient', 'clinician', 'nurse'], () => consultationsView(app));
   app.route('/consultations/:id', ['patient', 'clinician', 'nurse'], (p) => callView(app, p));
+
+  app.route('/threads', ['patient', 'clinician', 'nurse'], () => threadsView(app));
+  app.route('/threads/:id', ['patient', 'clinician', 'nurse'], (p) => threadView(app, p));
 
   app.route('/admin/users', ['admin'], () => usersView(app));
   app.route('/admin/invitations', ['admin'], () => invitationsView(app));

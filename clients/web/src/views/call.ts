@@ -11,6 +11,7 @@ import type { Params, View } from '../router';
 import { roleLabel } from '../session';
 import { SignalError, type SignalMessage } from '../signaling';
 import { isOpen, statusBadge, type Consultation } from './consultations';
+import { mountConsultationChat } from './chat';
 
 interface RosterEntry {
   participant: string;
@@ -174,7 +175,7 @@ export async function callView(app: App, params: Params): Promise<View> {
   async function hostAction(type: 'admit' | 'deny', participant: string): Promise<void> {
     try {
       await sig.request({ type, participant });
-      info.set(type === 'admit' ? 'Admitted. Connecting…' : 'Turned away.', 'ok');
+      info.set(type === 'admit' ? 'Admitted.' : 'Turned away.', 'ok');
     } catch (err) {
       status.set(describeError(err), 'error');
     }
@@ -383,10 +384,7 @@ export async function callView(app: App, params: Params): Promise<View> {
     },
   );
 
-  // TODO(web): mount the consultation's end-to-end encrypted chat here once
-  // the browser e2ee module (src/e2ee) is available.
-  chatPanel.hidden = true;
-  const chatDispose = () => {};
+  const chatDispose = await mountConsultationChat(app, chatPanel, c);
 
   return {
     el,

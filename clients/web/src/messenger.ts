@@ -1,0 +1,415 @@
+// End-to-end encrypted messaging for this browser: the device's keys, the
+// verified device lists of correspondents, sealing and opening messages,
+// and encrypted image attachments. Formats and checks are those of the
+// e2ee module (docs/e2ee.md); the server sees only ciphertext.
+
+import { ApiError, type Api } from './api';
+import * as e2ee from './e2ee';
+import { loadDevice, loadPin, saveDevice, savePin, type StoredDevice } from './keystore';
+
+export function toBase64(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+export function fromBase64(s: string): Uint8Array {
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+interface DevicesResponse {
+  user_id: string;
+  identity_key?: string;
+  list_version?: number;
+  device_list?: string;
+  devices: { user_id: string; device_id: string; revoked_at?: string }[];
+}
+
+interface MessageView {
+  seq: number;
+  message_id: string;
+  sender: { user_id: string; device_id: string };
+  received_at: string;
+  sealed: string;
+}
+
+export interface ConversationDetail {
+  id: string;
+  kind: 'consultation' | 'care';
+  subject_id: string;
+  last_seq: number;
+  members: string[];
+}
+
+export interface ChatAttachment {
+  id: string;
+  name: string;
+  mediaType: string;
+  size: number;
+  url?: string; // object URL once downloaded and decrypted
+  error?: string;
+}
+
+export interface ChatMessage {
+  seq: number;
+  id: string;
+  senderUserId: string;
+  mine: boolean;
+  timeMs: number;
+  text: string;
+  attachments: ChatAttachment[];
+  error?: string;
+}
+
+// Peer is a correspondent whose device list this browser verified.
+export interface Peer {
+  userId: string;
+  identityKey: Uint8Array;
+  devices: e2ee.DevicePublic[];
+  uncertified: string[];
+  verified: boolean;
+  // changed is true when the device list changed since it was last seen.
+  changed: boolean;
+}
+
+export class DeviceUnavailableError extends Error {}
+
+// Messenger holds this browser's device for the signed-in user.
+export class Messenger {
+  private peers = new Map<string, Peer>();
+
+  private constructor(
+    private api: Api,
+    readonly userId: string,
+    readonly keys: e2ee.DeviceKeys,
+    readonly identityKey: Uint8Array,
+  ) {}
+
+  // open loads this browser's device for userId, creating and registering
+  // it on first use. A user whose identity key lives on another device
+  // cannot add this browser yet (device linking is not built), which
+  // raises DeviceUnavailableError.
+  static async open(api: Api, userId: string): Promise<Messenger> {
+    let stored = await loadDevice(userId);
+    if (!stored) stored = await createDevice(userId);
+    if (!stored.registered) {
+      await register(api, stored);
+      stored.registered = true;
+      await saveDevice(stored);
+    }
+    api.setDevice(stored.deviceId);
+    const keys = e2ee.DeviceKeys.fromKeyPairs(
+      stored.userId,
+      stored.deviceId,
+      stored.hpke,
+      stored.signing,
+      stored.hpkeKey,
+      stored.signingKey,
+    );
+    const identityKey = stored.identity?.publicKey ?? (await ownIdentityKey(api, userId));
+    return new Messenger(api, userId, keys, identityKey);
+  }
+
+  // peer fetches and verifies a user's device list. The first identity key
+  // seen is pinned; a later list must be signed by the same key and must
+  // not be older than the last one accepted.
+  async peer(userId: string, refresh = false): Promise<Peer> {
+    const cached = this.peers.get(userId);
+    if (cached && !refresh) return cached;
+    const res = await this.api.get<DevicesResponse>(`/api/v1/users/${encodeURIComponent(userId)}/devices`);
+    if (!res.device_list) {
+      const none: Peer = { userId, identityKey: new Uint8Array(), devices: [], uncertified: [], verified: false, changed: false };
+      this.peers.set(userId, none);
+      return none;
+    }
+    const list = e2ee.parseDeviceList(fromBase64(res.device_list));
+    if (list.userId !== userId) throw new Error(`the server returned the device list of another user for ${userId}`);
+    const pin = userId === this.userId ? undefined : await loadPin(this.userId, userId);
+    const pinnedKey = userId === this.userId ? this.identityKey : (pin?.identityKey ?? list.identityKey);
+    await e2ee.verifyDeviceList(pinnedKey, list);
+    let changed = false;
+    if (pin) {
+      const prev = e2ee.parseDeviceList(pin.deviceList);
+      e2ee.checkDeviceListUpdate(prev, list);
+      changed = prev.version !== list.version;
+    }
+    if (userId !== this.userId) {
+      await savePin(this.userId, userId, {
+        identityKey: pinnedKey,
+        deviceList: list.bytes,
+        verified: (pin?.verified ?? false) && !changed,
+      });
+    }
+    const current = res.devices.filter((d) => !d.revoked_at).map((d) => d.device_id);
+    const { uncertified } = e2ee.compareDevices(list, current);
+    const onServer = new Set(current);
+    const p: Peer = {
+      userId,
+      identityKey: pinnedKey,
+      devices: list.certificates.map((c) => c.device).filter((d) => onServer.has(d.deviceId)),
+      uncertified,
+      verified: (pin?.verified ?? false) && !changed,
+      changed,
+    };
+    this.peers.set(userId, p);
+    return p;
+  }
+
+  async markVerified(userId: string): Promise<void> {
+    const p = await this.peer(userId);
+    const pin = await loadPin(this.userId, userId);
+    if (pin) await savePin(this.userId, userId, { ...pin, verified: true });
+    p.verified = true;
+  }
+
+  async safetyNumber(userId: string): Promise<e2ee.SafetyNumber> {
+    const p = await this.peer(userId);
+    if (p.identityKey.length === 0) throw new Error('This person has not opened Bedside’s messages yet, so there is no safety number.');
+    return e2ee.computeSafetyNumber(this.userId, this.identityKey, userId, p.identityKey);
+  }
+
+  conversation(id: string): Promise<Conversation> {
+    return Conversation.open(this, this.api, id);
+  }
+}
+
+async function createDevice(userId: string): Promise<StoredDevice> {
+  const deviceId = `web-${e2ee.toHex(crypto.getRandomValues(new Uint8Array(8)))}`;
+  const keys = await e2ee.DeviceKeys.generate(userId, deviceId);
+  const identity = await e2ee.Identity.generate();
+  const pub = keys.public();
+  const pairs = keys.keyPairs();
+  const stored: StoredDevice = {
+    userId,
+    deviceId,
+    hpke: pairs.hpke,
+    signing: pairs.signing,
+    hpkeKey: pub.hpkeKey,
+    signingKey: pub.signingKey,
+    identity: { keys: identity.keyPair(), publicKey: identity.publicKey },
+    registered: false,
+  };
+  await saveDevice(stored);
+  return stored;
+}
+
+// register publishes the device with a certificate and version 1 of the
+// user's device list, signed by the identity key created with it.
+async function register(api: Api, stored: StoredDevice): Promise<void> {
+  const existing = await api.get<DevicesResponse>(`/api/v1/users/${encodeURIComponent(stored.userId)}/devices`);
+  const others = existing.devices.filter((d) => !d.revoked_at && d.device_id !== stored.deviceId);
+  if (others.length > 0) {
+    // TODO(web): link a new browser by certifying it on a device that holds
+    // the identity key; until then only the first browser can message.
+    throw new DeviceUnavailableError(
+      'Encrypted messages are set up on another device of yours. Use that device to read and send messages.',
+    );
+  }
+  if (!stored.identity) throw new DeviceUnavailableError('This browser has no identity key to certify its device.');
+  const identity = e2ee.Identity.fromKeyPair(stored.identity.keys, stored.identity.publicKey);
+  const pub: e2ee.DevicePublic = {
+    userId: stored.userId,
+    deviceId: stored.deviceId,
+    hpkeKey: stored.hpkeKey,
+    signingKey: stored.signingKey,
+  };
+  const now = Date.now();
+  const cert = await e2ee.certify(identity, pub, now);
+  const version = (existing.list_version ?? 0) + 1;
+  const list = await e2ee.signDeviceList(identity, stored.userId, version, now, [cert]);
+  await api.post('/api/v1/devices', { certificate: toBase64(cert.bytes), device_list: toBase64(list.bytes) });
+}
+
+async function ownIdentityKey(api: Api, userId: string): Promise<Uint8Array> {
+  const res = await api.get<DevicesResponse>(`/api/v1/users/${encodeURIComponent(userId)}/devices`);
+  if (!res.identity_key) throw new DeviceUnavailableError('Your device list is missing on the server.');
+  return fromBase64(res.identity_key);
+}
+
+// Conversation is one conversation as this device sees it.
+export class Conversation {
+  private cursor = 0;
+  private guard = new e2ee.ReplayGuard();
+  private urls: string[] = [];
+
+  private constructor(
+    private m: Messenger,
+    private api: Api,
+    readonly detail: ConversationDetail,
+  ) {}
+
+  static async open(m: Messenger, api: Api, id: string): Promise<Conversation> {
+    const detail = await api.get<ConversationDetail>(`/api/v1/conversations/${encodeURIComponent(id)}`);
+    return new Conversation(m, api, detail);
+  }
+
+  get id(): string {
+    return this.detail.id;
+  }
+
+  // others returns the members other than the signed-in user.
+  others(): string[] {
+    return this.detail.members.filter((u) => u !== this.m.userId);
+  }
+
+  // fetchNew downloads and opens every message after the last one seen.
+  // A message that fails a check is returned with its error, not dropped.
+  async fetchNew(): Promise<ChatMessage[]> {
+    const out: ChatMessage[] = [];
+    for (let page = 0; page < 100; page++) {
+      const q = new URLSearchParams({ after: String(this.cursor) });
+      const res = await this.api.get<{ messages: MessageView[]; next_cursor: number; has_more: boolean }>(
+        `/api/v1/conversations/${encodeURIComponent(this.id)}/messages?${q}`,
+      );
+      for (const v of res.messages) out.push(await this.openOne(v));
+      if (res.next_cursor > this.cursor) this.cursor = res.next_cursor;
+      if (!res.has_more) break;
+    }
+    if (out.length > 0) {
+      const last = out[out.length - 1].seq;
+      void this.api.post(`/api/v1/conversations/${encodeURIComponent(this.id)}/delivered`, { seq: last }).catch(() => {});
+    }
+    return out;
+  }
+
+  private async openOne(v: MessageView): Promise<ChatMessage> {
+    const base: ChatMessage = {
+      seq: v.seq,
+      id: v.message_id,
+      senderUserId: v.sender.user_id,
+      mine: v.sender.user_id === this.m.userId,
+      timeMs: Date.parse(v.received_at),
+      text: '',
+      attachments: [],
+    };
+    try {
+      const sealed = e2ee.parseSealed(fromBase64(v.sealed));
+      const senderRef = e2ee.headerSender(sealed.header);
+      if (senderRef.userId !== v.sender.user_id || senderRef.deviceId !== v.sender.device_id) {
+        throw new Error('the server’s sender does not match the signed header');
+      }
+      let peer = await this.m.peer(senderRef.userId);
+      let sender = peer.devices.find((d) => d.deviceId === senderRef.deviceId);
+      if (!sender) {
+        peer = await this.m.peer(senderRef.userId, true);
+        sender = peer.devices.find((d) => d.deviceId === senderRef.deviceId);
+      }
+      if (!sender) throw new Error('the sending device is not in the sender’s signed device list');
+      const plain = await e2ee.open(this.m.keys, sealed, sender);
+      this.guard.accept(sealed.header.messageId, sealed.header.timeMs);
+      const payload = e2ee.parsePayload(plain);
+      base.timeMs = sealed.header.timeMs;
+      base.text = payload.text;
+      base.attachments = payload.attachments.map((a) => ({ id: a.id, name: a.name, mediaType: a.mediaType, size: a.size }));
+      this.refs.set(v.message_id, payload.attachments);
+    } catch (err) {
+      base.error = `This message could not be decrypted or verified (${err instanceof Error ? err.message : String(err)}).`;
+    }
+    return base;
+  }
+
+  private refs = new Map<string, e2ee.AttachmentRef[]>();
+
+  // downloadAttachment fetches, decrypts and checks one attachment of a
+  // message and returns an object URL for it.
+  async downloadAttachment(messageId: string, attachmentId: string): Promise<string> {
+    const ref = this.refs.get(messageId)?.find((a) => a.id === attachmentId);
+    if (!ref) throw new Error('unknown attachment');
+    const cipher = await this.api.bytes(`/api/v1/attachments/${encodeURIComponent(ref.id)}`);
+    const plain = await e2ee.readAll(e2ee.streamOf(cipher).pipeThrough(e2ee.createDecryptStream(ref.key, ref.digest)));
+    if (plain.length !== ref.size) throw new Error('the attachment has another size than its message says');
+    const url = URL.createObjectURL(new Blob([plain as BlobPart], { type: safeImageType(ref.mediaType) }));
+    this.urls.push(url);
+    return url;
+  }
+
+  async sendText(text: string): Promise<void> {
+    await this.send({ text, attachments: [] });
+  }
+
+  // sendImage encrypts a file with a fresh key, uploads the ciphertext in
+  // chunks and sends a message carrying the key and digest.
+  async sendImage(file: File, caption = ''): Promise<void> {
+    const plain = new Uint8Array(await file.arrayBuffer());
+    const key = e2ee.newAttachmentKey();
+    const { stream, result } = e2ee.createEncryptStream(key);
+    const cipher = await e2ee.readAll(e2ee.streamOf(plain).pipeThrough(stream));
+    const { digest } = await result;
+    const upload = await this.api.post<{ id: string; max_chunk_bytes: number }>('/api/v1/attachments', {
+      conversation_id: this.id,
+      size: cipher.length,
+    });
+    const chunk = Math.max(1, upload.max_chunk_bytes || 1 << 20);
+    for (let off = 0; off < cipher.length; off += chunk) {
+      await this.api.requestRaw(
+        'PUT',
+        `/api/v1/attachments/${encodeURIComponent(upload.id)}/chunks?offset=${off}`,
+        cipher.subarray(off, off + chunk) as BlobPart as BodyInit,
+        'application/octet-stream',
+      );
+    }
+    await this.api.post(`/api/v1/attachments/${encodeURIComponent(upload.id)}/complete`);
+    await this.send({
+      text: caption,
+      attachments: [
+        { id: upload.id, name: file.name || 'photo', mediaType: file.type || 'application/octet-stream', size: plain.length, key, digest },
+      ],
+    });
+  }
+
+  // send seals the payload for every current device of every member and
+  // retries once with fresh device lists when the server reports that the
+  // set of devices changed.
+  private async send(payload: e2ee.Payload): Promise<void> {
+    const body = e2ee.marshalPayload(payload);
+    for (let attempt = 0; ; attempt++) {
+      const recipients = await this.recipients(attempt > 0);
+      const sealed = await e2ee.seal(
+        this.m.keys,
+        { conversationId: this.id, contentType: e2ee.CONTENT_MESSAGE, timeMs: Date.now(), payload: body },
+        recipients,
+      );
+      try {
+        await this.api.requestRaw(
+          'POST',
+          `/api/v1/conversations/${encodeURIComponent(this.id)}/messages`,
+          e2ee.marshalSealed(sealed) as BlobPart as BodyInit,
+          'application/octet-stream',
+        );
+        return;
+      } catch (err) {
+        if (attempt === 0 && err instanceof ApiError && err.code === 'stale_devices') continue;
+        throw err;
+      }
+    }
+  }
+
+  private async recipients(refresh: boolean): Promise<e2ee.DevicePublic[]> {
+    const members = [...new Set([...this.detail.members, this.m.userId])];
+    const out: e2ee.DevicePublic[] = [];
+    for (const u of members) {
+      const p = await this.m.peer(u, refresh);
+      out.push(...p.devices);
+    }
+    if (!out.some((d) => d.userId === this.m.userId && d.deviceId === this.m.keys.deviceId)) {
+      out.push(this.m.keys.public());
+    }
+    return out;
+  }
+
+  close(): void {
+    for (const u of this.urls) URL.revokeObjectURL(u);
+    this.urls = [];
+  }
+}
+
+// safeImageType returns the media type for an object URL: the image types
+// browsers render safely, and octet-stream for anything else, so a file
+// claiming text/html is never rendered as a page.
+export function safeImageType(mediaType: string): string {
+  const allowed = ['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/avif', 'image/bmp'];
+  return allowed.includes(mediaType.toLowerCase()) ? mediaType.toLowerCase() : 'application/octet-stream';
+}

@@ -1,0 +1,298 @@
+// The end-to-end encrypted chat of a consultation or a care thread, the
+// list of care threads, and the safety number panel.
+
+import { describeError } from '../api';
+import type { App } from '../app';
+import { formatTime, h, replace, statusLine } from '../dom';
+import { DeviceUnavailableError, type ChatMessage, type Conversation } from '../messenger';
+import type { Params, View } from '../router';
+import type { Consultation } from './consultations';
+
+// maxImageBytes bounds photos sent from the browser, which encrypts them
+// in memory.
+const maxImageBytes = 10 << 20;
+
+type NameOf = (userId: string) => string;
+
+// mountChat fills panel with the chat of one conversation and returns a
+// function that releases it.
+export async function mountChat(app: App, panel: HTMLElement, conversationId: string, nameOf: NameOf): Promise<() => void> {
+  const status = statusLine('assertive');
+  const list = h('ol', { class: 'messages', 'aria-label': 'Messages', 'aria-live': 'polite' });
+  const safety = h('div', { class: 'safety', hidden: true });
+  const heading = h('h2', { id: 'chat-h' }, 'Messages', h('span', { class: 'badge badge-ok e2ee-badge' }, 'End-to-end encrypted'));
+  replace(panel, heading, h('p', { class: 'muted small' }, 'Setting up encryption on this device…'));
+
+  let conv: Conversation;
+  try {
+    const m = await app.messenger();
+    conv = await m.conversation(conversationId);
+  } catch (err) {
+    const msg = err instanceof DeviceUnavailableError ? err.message : `Messages are unavailable: ${describeError(err)}`;
+    replace(panel, heading, h('p', { class: 'status status-error', role: 'alert' }, msg));
+    return () => {};
+  }
+
+  const text = h('textarea', {
+    id: `compose-${conversationId}`,
+    rows: '2',
+    maxlength: '10000',
+    placeholder: 'Write a message',
+    'aria-label': 'Message',
+  });
+  const send = h('button', { type: 'submit', class: 'primary' }, 'Send');
+  const file = h('input', { type: 'file', accept: 'image/*', class: 'visually-hidden', 'aria-label': 'Attach a photo' });
+  const attach = h('label', { class: 'button' }, 'Attach a photo', file);
+  const form = h('form', { class: 'composer' }, text, attach, send);
+
+  const safetyButtons = h(
+    'div',
+    { class: 'row small' },
+    ...conv.others().map((u) => {
+      const b = h('button', { type: 'button', class: 'link-button' }, `Safety number with ${nameOf(u)}`);
+      b.addEventListener('click', () => void showSafety(u));
+      return b;
+    }),
+  );
+
+  replace(
+    panel,
+    heading,
+    h(
+      'p',
+      { class: 'muted small' },
+      'End-to-end encrypted: messages and photos are locked on this device and only the participants’ devices can unlock them.',
+    ),
+    safetyButtons,
+    safety,
+    list,
+    status,
+    form,
+  );
+
+  const seen = new Set<string>();
+  function render(msgs: ChatMessage[]): void {
+    for (const msg of msgs) {
+      if (seen.has(msg.id)) continue;
+      seen.add(msg.id);
+      const li = h(
+        'li',
+        { class: `message${msg.mine ? ' mine' : ''}${msg.error ? ' failed' : ''}`, 'data-message': msg.id },
+        h('div', { class: 'meta' }, `${msg.mine ? 'You' : nameOf(msg.senderUserId)} · ${formatTime(msg.timeMs)}`),
+        msg.error ? h('p', { role: 'alert' }, msg.error) : msg.text && h('p', { class: 'text' }, msg.text),
+      );
+      for (const a of msg.attachments) {
+        const slot = h('div', { class: 'small muted' }, `Decrypting photo ${a.name}…`);
+        li.appendChild(slot);
+        conv.downloadAttachment(msg.id, a.id).then(
+          (url) => {
+            if (a.mediaType.startsWith('image/')) {
+              replace(slot, h('img', { src: url, alt: `Photo: ${a.name}`, 'data-attachment': a.id }));
+            } else {
+              replace(slot, h('a', { href: url, download: a.name }, `Download ${a.name}`));
+            }
+          },
+          (err: unknown) => replace(slot, h('span', { class: 'quality-poor' }, `The photo could not be decrypted: ${describeError(err)}`)),
+        );
+      }
+      list.appendChild(li);
+    }
+    list.scrollTop = list.scrollHeight;
+  }
+
+  let fetching: Promise<void> | null = null;
+  async function refresh(): Promise<void> {
+    if (fetching) return fetching;
+    fetching = (async () => {
+      try {
+        render(await conv.fetchNew());
+      } catch (err) {
+        status.set(`New messages could not be loaded: ${describeError(err)}`, 'error');
+      } finally {
+        fetching = null;
+      }
+    })();
+    return fetching;
+  }
+
+  async function showSafety(userId: string): Promise<void> {
+    safety.hidden = false;
+    try {
+      const m = await app.messenger();
+      const peer = await m.peer(userId, true);
+      const sn = await m.safetyNumber(userId);
+      const mark = h('button', { type: 'button', class: 'primary', hidden: peer.verified }, 'The words match: mark as checked');
+      mark.addEventListener('click', async () => {
+        await m.markVerified(userId);
+        mark.hidden = true;
+        state.textContent = 'Checked: you compared this safety number.';
+      });
+      const state = h(
+        'p',
+        { 'data-testid': 'safety-state' },
+        peer.verified
+          ? 'Checked: you compared this safety number.'
+          : peer.changed
+            ? `${nameOf(userId)} added or removed a device since you last checked. Compare the number again.`
+            : 'Not checked yet.',
+      );
+      const close = h('button', { type: 'button' }, 'Close');
+      close.addEventListener('click', () => (safety.hidden = true));
+      replace(
+        safety,
+        h('h3', null, `Safety number with ${nameOf(userId)}`),
+        h(
+          'p',
+          { class: 'small' },
+          'Read these words aloud during your call. If ' + nameOf(userId) + ' sees the same words in the same order, nobody has added a device to listen in.',
+        ),
+        h('ol', { class: 'words', 'data-testid': 'safety-words' }, ...sn.words.map((w) => h('li', null, w))),
+        h('p', { class: 'digits', 'aria-label': 'Safety number digits' }, sn.digitGroups),
+        peer.uncertified.length > 0 &&
+          h(
+            'p',
+            { class: 'status status-error' },
+            `The server lists ${peer.uncertified.length} device(s) of ${nameOf(userId)} that their own devices did not certify. Bedside does not encrypt to them.`,
+          ),
+        state,
+        h('div', { class: 'row' }, mark, close),
+      );
+    } catch (err) {
+      replace(safety, h('p', { class: 'status status-error' }, describeError(err)));
+    }
+  }
+
+  async function submit(): Promise<void> {
+    const body = text.value.trim();
+    if (!body) return;
+    send.disabled = true;
+    status.set('');
+    try {
+      await conv.sendText(body);
+      text.value = '';
+      await refresh();
+    } catch (err) {
+      status.set(`Not sent: ${describeError(err)}. Your text is still in the box; try again.`, 'error');
+    } finally {
+      send.disabled = false;
+      text.focus();
+    }
+  }
+
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    void submit();
+  });
+  text.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      void submit();
+    }
+  });
+  file.addEventListener('change', async () => {
+    const f = file.files?.[0];
+    file.value = '';
+    if (!f) return;
+    if (!f.type.startsWith('image/')) {
+      status.set('Only photos and other images can be attached.', 'error');
+      return;
+    }
+    if (f.size > maxImageBytes) {
+      status.set(`This photo is ${(f.size / 1048576).toFixed(1)} MB. Send one of at most 10 MB.`, 'error');
+      return;
+    }
+    status.set(`Encrypting and sending ${f.name}…`, 'info');
+    try {
+      await conv.sendImage(f);
+      status.set('');
+      await refresh();
+    } catch (err) {
+      status.set(`The photo was not sent: ${describeError(err)}`, 'error');
+    }
+  });
+
+  const sig = app.signaling();
+  const off = sig.on('message', (msg) => {
+    if (msg.conversation === conversationId) void refresh();
+  });
+  const offReconnect = sig.on('reconnected', () => void refresh());
+  sig.connect().catch(() => {
+    // Without the live connection, the poll below still delivers messages.
+  });
+  const poll = window.setInterval(() => void refresh(), 15000);
+  await refresh();
+
+  return () => {
+    off();
+    offReconnect();
+    window.clearInterval(poll);
+    conv.close();
+  };
+}
+
+export function mountConsultationChat(app: App, panel: HTMLElement, c: Consultation): Promise<() => void> {
+  const roles = new Map(c.participants.map((p) => [p.user_id, p.kind === 'patient' ? 'the patient' : `the ${p.role ?? 'clinician'}`]));
+  return mountChat(app, panel, `consultation:${c.id}`, (u) => roles.get(u) ?? 'a participant');
+}
+
+interface ConversationSummary {
+  id: string;
+  kind: 'consultation' | 'care';
+  subject_id: string;
+  last_seq: number;
+  read_seq: number;
+}
+
+export async function threadsView(app: App): Promise<View> {
+  const res = await app.api.get<{ conversations: ConversationSummary[] }>('/api/v1/conversations');
+  const me = app.session.me!;
+  const care = res.conversations.filter((c) => c.kind === 'care');
+  const label = (c: ConversationSummary) =>
+    me.role === 'patient' && c.subject_id === me.id ? 'Your care team' : `Care thread of patient ${c.subject_id.slice(0, 8)}`;
+  const el = h(
+    'section',
+    null,
+    h('h1', null, 'Messages'),
+    h(
+      'p',
+      { class: 'muted' },
+      'Care threads connect a patient with the care team between consultations. Each consultation also has its own chat on its page.',
+    ),
+    h(
+      'div',
+      { class: 'panel' },
+      care.length
+        ? h(
+            'ul',
+            { class: 'list' },
+            ...care.map((c) =>
+              h(
+                'li',
+                { class: 'row spread' },
+                h('a', { href: `/threads/${encodeURIComponent(c.id)}` }, label(c)),
+                c.last_seq > c.read_seq && h('span', { class: 'badge badge-warn' }, `${c.last_seq - c.read_seq} new`),
+              ),
+            ),
+          )
+        : h('p', null, 'No care threads yet.'),
+    ),
+  );
+  return { el, title: 'Messages' };
+}
+
+export async function threadView(app: App, params: Params): Promise<View> {
+  const id = params.id;
+  const me = app.session.me!;
+  const panel = h('section', { class: 'panel chat', 'aria-labelledby': 'chat-h' });
+  const subject = id.startsWith('care:') ? id.slice(5) : '';
+  const nameOf = (u: string) => (u === subject ? 'the patient' : me.role === 'patient' ? 'your care team' : 'a care team member');
+  const dispose = await mountChat(app, panel, id, nameOf);
+  const el = h(
+    'section',
+    null,
+    h('h1', null, subject === me.id ? 'Messages with your care team' : 'Care thread'),
+    h('p', null, h('a', { href: '/threads' }, 'All messages')),
+    panel,
+  );
+  return { el, title: 'Messages', dispose };
+}
