@@ -89,3 +89,44 @@ func TestNormalizeEmail(t *testing.T) {
 		}
 	}
 }
+
+func FuzzNormalizeEmail(f *testing.F) {
+	for _, s := range []string{"Pat@Example.org", " a.b+c@d.example ", "Pat <p@x.org>", "@", "a@b.c."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := NormalizeEmail(s)
+		if err != nil {
+			return
+		}
+		if len(got) > maxEmailLength {
+			t.Fatalf("accepted %d bytes, want at most %d", len(got), maxEmailLength)
+		}
+		again, err := NormalizeEmail(got)
+		if err != nil || again != got {
+			t.Fatalf("normalising %q twice: got %q, %v; want %q", s, again, err, got)
+		}
+	})
+}
+
+func FuzzParseToken(f *testing.F) {
+	token, _ := newToken(prefixSession)
+	f.Add(token)
+	f.Add(prefixSession + strings.Repeat("A", 43))
+	f.Add("bss_")
+	f.Fuzz(func(t *testing.T, s string) {
+		digest, ok := parseToken(prefixSession, s)
+		if !ok {
+			return
+		}
+		if len(s) != tokenLength || !strings.HasPrefix(s, prefixSession) {
+			t.Fatalf("accepted %q, want only %d-character tokens with prefix %s", s, tokenLength, prefixSession)
+		}
+		if !looksLikeToken(s) {
+			t.Fatalf("accepted token %q is not recognised by looksLikeToken", s)
+		}
+		if string(digest) != string(hashToken(s)) {
+			t.Fatal("digest differs from hashToken")
+		}
+	})
+}
