@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-func openTestDB(t *testing.T) *DB {
+func openAccountsTestDB(t *testing.T) *DB {
 	t.Helper()
 	db, err := Open(t.TempDir(), Options{})
 	if err != nil {
@@ -19,7 +19,7 @@ func openTestDB(t *testing.T) *DB {
 }
 
 func TestAccountEmailUnique(t *testing.T) {
-	db := openTestDB(t)
+	db := openAccountsTestDB(t)
 	if err := db.CreateAccount(&Account{ID: "a1", Email: "pat@example.org"}); err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestAccountEmailUnique(t *testing.T) {
 }
 
 func TestAccountsPaging(t *testing.T) {
-	db := openTestDB(t)
+	db := openAccountsTestDB(t)
 	for i := range 5 {
 		id := fmt.Sprintf("id%d", i)
 		if err := db.CreateAccount(&Account{ID: id, Email: id + "@example.org"}); err != nil {
@@ -54,7 +54,7 @@ func TestAccountsPaging(t *testing.T) {
 }
 
 func TestDeleteUserSessionsKeepsOne(t *testing.T) {
-	db := openTestDB(t)
+	db := openAccountsTestDB(t)
 	for i, user := range []string{"u1", "u1", "u1", "u2"} {
 		hash := bytes.Repeat([]byte{byte(i + 1)}, 32)
 		s := &Session{ID: fmt.Sprintf("s%d", i), UserID: user}
@@ -80,7 +80,7 @@ func TestDeleteUserSessionsKeepsOne(t *testing.T) {
 }
 
 func TestRedeemInvitationRollsBack(t *testing.T) {
-	db := openTestDB(t)
+	db := openAccountsTestDB(t)
 	hash := bytes.Repeat([]byte{7}, 32)
 	g := &Grant{AccountID: "a1", ExpiresAt: time.Now().Add(time.Hour)}
 	if err := db.CreateInvitedAccount(&Account{ID: "a1", Email: "new@example.org", Status: "invited"}, hash, g); err != nil {
@@ -106,7 +106,7 @@ func TestRedeemInvitationRollsBack(t *testing.T) {
 }
 
 func TestIssueInvitationRetiresOld(t *testing.T) {
-	db := openTestDB(t)
+	db := openAccountsTestDB(t)
 	oldHash := bytes.Repeat([]byte{1}, 32)
 	newHash := bytes.Repeat([]byte{2}, 32)
 	g := &Grant{AccountID: "a1", ExpiresAt: time.Now().Add(time.Hour)}
