@@ -35,8 +35,8 @@ const (
 	maxDisplayNameLength = 100 // code points
 )
 
-// Account is what other packages and API clients may know about an
-// account. It holds no secret.
+// Account is the public view of an account for other packages and API
+// clients. It contains no secret.
 type Account struct {
 	ID          string      `json:"id"`
 	Email       string      `json:"email"`

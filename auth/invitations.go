@@ -195,7 +195,7 @@ func (s *Service) signup(ctx context.Context, email, password, displayName strin
 	if a.PasswordHash, err = s.newPasswordHash(ctx, password, a, name); err != nil {
 		return Account{}, err
 	}
-	// NOTE: a taken address gets 409, which tells a caller that the
+	// NOTE: a taken address gets 409, which shows a caller that the
 	// address has an account; the address rate limit bounds how fast
 	// anyone can probe.
 	if err := s.db.CreateAccount(a); err != nil {
