@@ -41,7 +41,7 @@ func (id *Identity) Certify(dev DevicePublic, created time.Time) (*DeviceCertifi
 	e.raw(dev.HPKEKey)
 	e.raw(dev.SigningKey)
 	e.u64(ms)
-	sig := ed25519.Sign(id.priv, signedBytes(LabelDeviceCertificate, e.b))
+	sig := ed25519.Sign(id.priv, certificateSignedBytes(e.b))
 	return ParseDeviceCertificate(append(e.b, sig...))
 }
 
@@ -77,7 +77,7 @@ func ParseDeviceCertificate(b []byte) (*DeviceCertificate, error) {
 // Verify checks the certificate's signature under identityKey.
 func (c *DeviceCertificate) Verify(identityKey ed25519.PublicKey) error {
 	if len(identityKey) != SigningKeySize ||
-		!ed25519.Verify(identityKey, signedBytes(LabelDeviceCertificate, c.body), c.sig) {
+		!ed25519.Verify(identityKey, certificateSignedBytes(c.body), c.sig) {
 		return fmt.Errorf("device certificate for %s: %w", c.Device.Ref(), ErrBadSignature)
 	}
 	return nil
@@ -137,7 +137,7 @@ func (id *Identity) SignDeviceList(userID string, version uint64, issued time.Ti
 		e.u16(uint16(len(cb)))
 		e.raw(cb)
 	}
-	sig := ed25519.Sign(id.priv, signedBytes(LabelDeviceList, e.b))
+	sig := ed25519.Sign(id.priv, listSignedBytes(e.b))
 	return ParseDeviceList(append(e.b, sig...))
 }
 
@@ -241,7 +241,7 @@ func VerifyDeviceList(identityKey ed25519.PublicKey, list *DeviceList) error {
 	if len(identityKey) != SigningKeySize || !bytes.Equal(identityKey, list.IdentityKey) {
 		return fmt.Errorf("device list of %q: %w", list.UserID, ErrIdentityMismatch)
 	}
-	if !ed25519.Verify(identityKey, signedBytes(LabelDeviceList, list.body), list.sig) {
+	if !ed25519.Verify(identityKey, listSignedBytes(list.body), list.sig) {
 		return fmt.Errorf("device list of %q: %w", list.UserID, ErrBadSignature)
 	}
 	for _, c := range list.Certificates {
@@ -300,6 +300,14 @@ func CompareDevices(list *DeviceList, serverDeviceIDs []string) (uncertified, mi
 	uncertified = slices.Compact(uncertified)
 	return uncertified, missing
 }
+
+// certificateSignedBytes returns the bytes an identity key signs for a
+// certificate body.
+func certificateSignedBytes(body []byte) []byte { return signedBytes(LabelDeviceCertificate, body) }
+
+// listSignedBytes returns the bytes an identity key signs for a device list
+// body.
+func listSignedBytes(body []byte) []byte { return signedBytes(LabelDeviceList, body) }
 
 // unixMilli converts t to unix milliseconds within [0, 2^53-1].
 func unixMilli(what string, t time.Time) (uint64, error) {

@@ -138,7 +138,7 @@ func messageKeys(contentKey []byte) (cipher.AEAD, []byte, error) {
 //	str8 recipient user id || str8 recipient device id || SHA-256(header)
 func envelopeInfo(h *Header, headerBytes []byte, r DeviceRef) []byte {
 	digest := sha256.Sum256(headerBytes)
-	e := encoder{b: make([]byte, 0, len(LabelEnvelope)+2+3*(1+MaxIDLength)+16+32)}
+	e := encoder{b: make([]byte, 0, 64+3*(1+MaxIDLength)+16+32)}
 	e.raw([]byte(LabelEnvelope))
 	e.u8(0)
 	e.u8(h.Version)

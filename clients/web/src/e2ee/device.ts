@@ -20,6 +20,9 @@ export const MAX_DEVICES = 64;
 const MAX_CERTIFICATE_SIZE = 1 + 2 * (1 + MAX_ID_LENGTH) + 2 * 32 + 8 + 64;
 const MAX_DEVICE_LIST_SIZE = 1 + 1 + MAX_ID_LENGTH + 32 + 8 + 8 + 2 + MAX_DEVICES * (2 + MAX_CERTIFICATE_SIZE) + 64;
 
+const certificateSignedBytes = (body: Uint8Array) => signedBytes(LABEL_DEVICE_CERTIFICATE, body);
+const listSignedBytes = (body: Uint8Array) => signedBytes(LABEL_DEVICE_LIST, body);
+
 export interface DeviceCertificate {
   device: DevicePublic;
   createdMs: number;
@@ -50,7 +53,7 @@ export async function certify(identity: Identity, dev: DevicePublic, createdMs: 
     .raw(dev.signingKey)
     .u64(createdMs)
     .bytes();
-  const sig = await identity.sign(signedBytes(LABEL_DEVICE_CERTIFICATE, body));
+  const sig = await identity.sign(certificateSignedBytes(body));
   return parseDeviceCertificate(concat(body, sig));
 }
 
@@ -78,7 +81,7 @@ export function parseDeviceCertificate(b: Uint8Array): DeviceCertificate {
 }
 
 export async function verifyCertificate(cert: DeviceCertificate, identityKey: Uint8Array): Promise<void> {
-  const ok = await ed25519Verify(identityKey, signedBytes(LABEL_DEVICE_CERTIFICATE, cert.body), cert.signature);
+  const ok = await ed25519Verify(identityKey, certificateSignedBytes(cert.body), cert.signature);
   if (!ok) throw new E2EEError('bad_signature', `device certificate for ${cert.device.userId}/${cert.device.deviceId}`);
 }
 
@@ -99,7 +102,7 @@ export async function signDeviceList(
   const e = new Encoder().u8(VERSION).str8(userId).raw(identity.publicKey).u64(version).u64(issuedMs).u16(sorted.length);
   for (const c of sorted) e.u16(c.bytes.length).raw(c.bytes);
   const body = e.bytes();
-  const sig = await identity.sign(signedBytes(LABEL_DEVICE_LIST, body));
+  const sig = await identity.sign(listSignedBytes(body));
   return parseDeviceList(concat(body, sig));
 }
 
@@ -140,7 +143,7 @@ export async function verifyDeviceList(identityKey: Uint8Array, list: DeviceList
   if (identityKey.length !== 32 || !equalBytes(identityKey, list.identityKey)) {
     throw new E2EEError('identity_mismatch', `device list of ${list.userId}`);
   }
-  if (!(await ed25519Verify(identityKey, signedBytes(LABEL_DEVICE_LIST, list.body), list.signature))) {
+  if (!(await ed25519Verify(identityKey, listSignedBytes(list.body), list.signature))) {
     throw new E2EEError('bad_signature', `device list of ${list.userId}`);
   }
   for (const c of list.certificates) await verifyCertificate(c, identityKey);
