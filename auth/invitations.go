@@ -63,7 +63,26 @@ func (s *Service) Invite(ctx context.Context, inviter policy.Actor, email string
 		})
 		return Invitation{}, ErrForbidden
 	}
-	return s.invite(ctx, inviter.UserID, email, role, displayName)
+	inv, err := s.invite(ctx, inviter.UserID, email, role, displayName)
+	if err != nil {
+		return inv, err
+	}
+	s.hooksMu.Lock()
+	hooks := s.inviteHooks
+	s.hooksMu.Unlock()
+	for _, fn := range hooks {
+		fn(ctx, inviter, inv)
+	}
+	return inv, nil
+}
+
+// OnInvite registers fn to run after each successful Invite, for example
+// to put the inviting clinician on a new patient's care team. fn runs in
+// the request's goroutine. Register hooks before serving.
+func (s *Service) OnInvite(fn func(ctx context.Context, inviter policy.Actor, inv Invitation)) {
+	s.hooksMu.Lock()
+	defer s.hooksMu.Unlock()
+	s.inviteHooks = append(s.inviteHooks, fn)
 }
 
 func (s *Service) invite(ctx context.Context, inviterID, email string, role policy.Role,

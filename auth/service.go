@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"fmt"
+	"github.com/bedside-health/bedside/policy"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -30,8 +31,9 @@ type Service struct {
 	throttle   *throttle
 	lastPurge  atomic.Int64 // Unix nanoseconds
 
-	hooksMu sync.Mutex
-	hooks   []func(sessionID, userID string)
+	hooksMu     sync.Mutex
+	hooks       []func(sessionID, userID string)
+	inviteHooks []func(ctx context.Context, inviter policy.Actor, inv Invitation)
 }
 
 // New checks cfg and deps and returns a Service. It computes one argon2id

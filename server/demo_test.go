@@ -76,3 +76,46 @@ func TestSeedDemoNeedsLoopback(t *testing.T) {
 		t.Fatal("SeedDemo on a public address: got nil error")
 	}
 }
+
+func TestInvitingNurseJoinsCareTeam(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.Media = loopbackMedia()
+	cfg.Auth.Password.Memory = 64
+	cfg.Auth.Password.Time = 1
+	srv, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d, err := srv.SeedDemo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The nurse has used only the current TOTP step while seeding, so the
+	// next one signs her in; the clinician has used both.
+	seed := demoSeeder{s: srv, step: map[string]int64{d.Nurse.ID: time.Now().Unix() / 30}}
+	token, err := seed.signIn(ctx, d.Nurse)
+	if err != nil {
+		t.Fatalf("nurse sign-in: %v", err)
+	}
+	var inv struct {
+		AccountID string `json:"account_id"`
+	}
+	err = seed.decode(ctx, token, "POST /api/v1/invitations", map[string]string{
+		"email": "new.patient@demo.bedside.test", "role": "patient",
+	}, &inv)
+	if err != nil {
+		t.Fatalf("invite: %v", err)
+	}
+	team, err := srv.services.clinic.CareTeam(ctx, inv.AccountID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(team) != 1 || team[0].UserID != d.Nurse.ID {
+		t.Fatalf("care team of the invited patient: got %+v, want only the inviting nurse", team)
+	}
+}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/bedside-health/bedside/audit"
 	"github.com/bedside-health/bedside/auth"
 	"github.com/bedside-health/bedside/clinic"
+	"github.com/bedside-health/bedside/policy"
 	"github.com/bedside-health/bedside/sfu"
 	"github.com/bedside-health/bedside/signaling"
 )
@@ -22,6 +24,7 @@ type services struct {
 	sfu    *sfu.SFU
 	hub    *signaling.Hub
 	alerts *alertRelay
+	log    *slog.Logger
 }
 
 // buildServices creates every service in dependency order: the audit log
@@ -30,6 +33,7 @@ type services struct {
 func (s *Server) buildServices() error {
 	sv := &s.services
 	sv.alerts = &alertRelay{}
+	sv.log = s.log
 	auditCfg := s.cfg.Audit
 	auditCfg.Registerer = s.registry
 	var err error
@@ -82,7 +86,30 @@ func (s *Server) buildServices() error {
 	}
 	sv.alerts.hub.Store(sv.hub)
 	sv.auth.OnRevoke(func(sessionID, _ string) { sv.hub.RevokeSession(sessionID) })
+	sv.auth.OnInvite(sv.addInviterToCareTeam)
 	return nil
+}
+
+// addInviterToCareTeam makes the clinician or nurse who invites a patient
+// the first member of the patient's care team, so the two can book a
+// consultation and message right away.
+func (sv *services) addInviterToCareTeam(ctx context.Context, inviter policy.Actor, inv auth.Invitation) {
+	if inv.Role != policy.RolePatient {
+		return
+	}
+	if inviter.Role != policy.RoleClinician && inviter.Role != policy.RoleNurse {
+		return
+	}
+	err := sv.clinic.AddInitialMember(ctx, inv.AccountID, inviter.UserID, inviter.Role)
+	if errors.Is(err, clinic.ErrInvalid) {
+		// A re-invited patient keeps the care team he already has.
+		sv.log.Info("care team of invited patient left as it is", "patient", inv.AccountID, "reason", err)
+		return
+	}
+	if err != nil {
+		sv.log.Warn("could not add the inviter to the new patient's care team",
+			"patient", inv.AccountID, "inviter", inviter.UserID, "err", err)
+	}
 }
 
 // abort releases what buildServices created before err.
