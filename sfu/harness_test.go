@@ -304,18 +304,6 @@ func (c *client) flushCandidatesLocked() {
 	c.pending = nil
 }
 
-func (c *client) setLocalLocked(desc webrtc.SessionDescription) error {
-	gathered := webrtc.GatheringCompletePromise(c.pc)
-	if err := c.pc.SetLocalDescription(desc); err != nil {
-		return err
-	}
-	select {
-	case <-gathered:
-	case <-time.After(5 * time.Second):
-		return errors.New("gathering timed out")
-	}
-	return nil
-}
 
 // offer creates a client offer and sends it. The offer is applied locally
 // only when its answer arrives, so an offer rejected for glare leaves

@@ -79,7 +79,9 @@ func newPeer(s *SFU, r *room, participantID string, sig Signaler) (*Peer, error)
 	pc.OnICECandidate(p.onICECandidate)
 	pc.OnTrack(p.onTrack)
 	pc.OnConnectionStateChange(p.onConnectionState)
+	p.mu.Lock()
 	p.connectTimer = time.AfterFunc(s.cfg.ConnectTimeout, p.onConnectTimeout)
+	p.mu.Unlock()
 	s.m.peers.Add(1)
 	return p, nil
 }
