@@ -304,7 +304,6 @@ func (c *client) flushCandidatesLocked() {
 	c.pending = nil
 }
 
-
 // offer creates a client offer and sends it. The offer is applied locally
 // only when its answer arrives, so an offer rejected for glare leaves
 // nothing to roll back. It returns HandleOffer's error.
