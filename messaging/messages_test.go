@@ -328,3 +328,65 @@ func TestMarkers(t *testing.T) {
 		t.Errorf("detail: got %+v, want last 3, clinician read 3, two members", d)
 	}
 }
+
+// TestConcurrentSends posts from many goroutines at once, so that bbolt
+// groups them into batches, and checks that every message got its own
+// sequence number and arrives whole.
+func TestConcurrentSends(t *testing.T) {
+	h := newHarness(t, Config{})
+	phone := h.register(patientID, "phone")
+	doc := h.register(clinicianID, "desk")
+	recipients := h.recipients(patientID, clinicianID)
+	const senders, each = 16, 10
+	wires := make([][]byte, senders*each)
+	for i := range wires {
+		wires[i] = h.seal(phone, consultConv, fmt.Sprintf("concurrent %d", i), recipients).Marshal()
+	}
+
+	done := make(chan error, senders)
+	for s := range senders {
+		go func() {
+			for i := s * each; i < (s+1)*each; i++ {
+				r := h.post(phone, consultConv, wires[i])
+				if r.status != http.StatusCreated {
+					done <- fmt.Errorf("message %d: got status %d (%s), want 201", i, r.status, r.body)
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	deadline := time.After(60 * time.Second)
+	for range senders {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Error(err)
+			}
+		case <-deadline:
+			t.Fatal("concurrent sends did not finish within 60s")
+		}
+	}
+
+	texts := map[string]bool{}
+	for after := uint64(0); ; {
+		page := h.fetch(doc, consultConv, after, 100)
+		for _, m := range page.Messages {
+			if m.Seq != uint64(len(texts)+1) {
+				t.Fatalf("seq: got %d, want %d", m.Seq, len(texts)+1)
+			}
+			payload, err := h.open(doc, m)
+			if err != nil {
+				t.Fatalf("open message %d: %v", m.Seq, err)
+			}
+			texts[payload.Text] = true
+		}
+		if !page.HasMore {
+			break
+		}
+		after = page.NextCursor
+	}
+	if len(texts) != senders*each {
+		t.Errorf("distinct messages fetched: got %d, want %d", len(texts), senders*each)
+	}
+}
