@@ -13,6 +13,13 @@ if ip -o link show | grep -v ': lo:' | grep -q .; then
 	exit 1
 fi
 
-# The test stops the server itself; timeout is the backstop for a hang, and
-# --kill-after makes sure nothing outlives it.
-exec timeout --kill-after=10 300 node "$web_dir/e2e/test.mjs" "$@"
+# The test stops the server itself. timeout is the backstop for a hang;
+# this shell stays process 1 of the PID namespace, so when it exits the
+# kernel ends whatever the test left behind.
+rc=0
+timeout --kill-after=10 300 node "$web_dir/e2e/test.mjs" "$@" || rc=$?
+if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+	echo "e2e: the browser test timed out after 300 s" >&2
+	echo "0 passed, 1 failed"
+fi
+exit "$rc"

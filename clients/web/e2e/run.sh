@@ -6,6 +6,7 @@
 # the server log go to clients/web/test-results/.
 #
 # Needs root (unshare -n), /usr/bin/chromium (or CHROMIUM=path) and npm.
+# BEDSIDE_BIN=path tests a binary built elsewhere instead of building one.
 # Exits non-zero on any failure; the last line is "N passed, N failed".
 set -euo pipefail
 
@@ -34,8 +35,15 @@ echo "== e2e: building the web app and the binary"
 cd "$web_dir"
 [ -d node_modules ] || npm ci --no-audit --no-fund
 npm run build --silent >"$out/vite-build.log" 2>&1 || { cat "$out/vite-build.log"; fail "npm run build failed"; }
-(cd "$repo" && go build -o "$work/bedside" ./cmd/bedside) || fail "go build ./cmd/bedside failed"
+bin=${BEDSIDE_BIN:-}
+if [ -z "$bin" ]; then
+	bin="$work/bedside"
+	(cd "$repo" && go build -o "$bin" ./cmd/bedside) || fail "go build ./cmd/bedside failed"
+fi
 
 echo "== e2e: running in a loopback-only network namespace"
-BEDSIDE_BIN="$work/bedside" BEDSIDE_DATA="$work/data" E2E_OUT="$out" CHROMIUM="$chromium" \
-	unshare -n -- bash "$web_dir/e2e/netns.sh"
+# --pid --fork makes netns.sh process 1 of a new PID namespace: when it
+# exits, the kernel kills every process left in it (server, chromium), so
+# nothing outlives the test even after a timeout.
+BEDSIDE_BIN="$bin" BEDSIDE_DATA="$work/data" E2E_OUT="$out" CHROMIUM="$chromium" \
+	unshare --net --pid --fork --mount-proc -- bash "$web_dir/e2e/netns.sh"

@@ -4,6 +4,7 @@
 // clinic sets itself up. Passwords and TOTP secrets stay in memory.
 
 import { Totp } from './lib.mjs';
+export { Totp };
 
 export class ApiClient {
   constructor(base, token = '') {
@@ -98,5 +99,10 @@ export async function seed(server) {
   });
   await clinicianClient.call('POST', '/api/v1/auth/logout');
   await clients.patient.call('POST', '/api/v1/auth/logout');
-  return { admin, clinician, patient, consultationId: consultation.id, adminClient };
+
+  // A nurse who sets up her account in the browser: only the invitation
+  // exists so far.
+  const nurse = new Person('nurse', 'nurse.joy@clinic.test', 'Nurse Joy');
+  const nurseInvite = await adminClient.call('POST', '/api/v1/invitations', { email: nurse.email, role: 'nurse', display_name: '' });
+  return { admin, clinician, patient, nurse, nurseToken: nurseInvite.token, consultationId: consultation.id, adminClient };
 }

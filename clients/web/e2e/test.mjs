@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Runner, Server, env, launchBrowser, newPage, screenshotPath, assert, makePng, findSecrets, filesUnder } from './lib.mjs';
-import { seed } from './seed.mjs';
+import { seed, ApiClient, Totp } from './seed.mjs';
 
 const out = env('E2E_OUT');
 const server = new Server({
@@ -227,6 +227,87 @@ try {
     assert(words[0].join(' ') === words[1].join(' '), `clinician sees ${words[0].join(' ')}, patient sees ${words[1].join(' ')}`);
     await shot(clinician, 'chat');
     await shot(patient, 'chat');
+  });
+
+  await runner.step('patient leaves and the clinician sees the call end', async () => {
+    await patient.getByRole('button', { name: 'Leave' }).click();
+    await patient.getByRole('heading', { name: 'Consultations' }).waitFor();
+    await clinician.getByText('Patient left the call.').waitFor();
+    await waitForAttr(clinician, '.stage', 'data-remote-streams', (v) => v === '0', 15000);
+    await clinician.getByRole('button', { name: 'Leave' }).click();
+    await clinician.close();
+    await patient.close();
+  });
+
+  await runner.step('nurse accepts her invitation and enrolls TOTP from the QR page', async () => {
+    const nurse = await newPage(browser, 'nurse', { width: 1024, height: 800 });
+    pages.push(nurse);
+    const p = people.nurse;
+    await nurse.goto(`${app}/invite`);
+    await nurse.getByLabel('Invitation code').fill(people.nurseToken);
+    await nurse.getByLabel('Your name').fill(p.name);
+    await nurse.getByLabel('New password', { exact: true }).fill(p.password);
+    await nurse.getByLabel('New password again').fill(p.password);
+    await nurse.getByRole('button', { name: 'Create my account' }).click();
+    await nurse.getByText('Your account is ready').waitFor();
+    const email = await nurse.getByLabel('Email address').inputValue();
+    assert(email === p.email, `got prefilled email ${email}, want ${p.email}`);
+    await nurse.getByLabel('Password', { exact: true }).fill(p.password);
+    await nurse.getByRole('button', { name: 'Continue' }).click();
+    await nurse.getByRole('heading', { name: 'Set up two-step sign-in' }).waitFor();
+    const qr = nurse.locator('img.qr');
+    await qr.waitFor();
+    const qrWidth = await qr.evaluate((el) => /** @type {HTMLImageElement} */ (el).naturalWidth);
+    assert(qrWidth >= 100, `got a QR code image ${qrWidth}px wide, want a rendered image`);
+    await shot(nurse, 'enroll');
+    p.totp = new Totp(await nurse.locator('[data-testid="totp-secret"]').innerText());
+    await nurse.getByLabel('Six-digit code from the app').fill(await p.totp.code());
+    await nurse.getByRole('button', { name: 'Confirm' }).click();
+    await nurse.getByRole('heading', { name: 'Save your recovery codes' }).waitFor();
+    const codes = await nurse.locator('ul.codes li').count();
+    assert(codes === 10, `got ${codes} recovery codes, want 10`);
+    await nurse.getByRole('link', { name: 'I have saved my recovery codes' }).click();
+    await nurse.getByRole('heading', { name: 'My day' }).waitFor();
+  });
+
+  let admin;
+  await runner.step('admin signs in and sees users and the audit trail', async () => {
+    admin = await newPage(browser, 'admin', { width: 1280, height: 900 });
+    pages.push(admin);
+    await signIn(admin, people.admin);
+    await admin.getByRole('heading', { name: 'Users' }).waitFor();
+    for (const who of ['admin', 'clinician', 'patient', 'nurse']) {
+      await admin.locator('tbody').getByText(people[who].email, { exact: true }).waitFor();
+    }
+    await admin.getByRole('link', { name: 'Audit trail' }).click();
+    await admin.getByRole('heading', { name: 'Audit trail' }).waitFor();
+    const rows = await admin.locator('tbody tr').count();
+    assert(rows > 10, `got ${rows} audit records, want more than 10 after the scenario`);
+    const text = await admin.locator('tbody').innerText();
+    for (const secret of [sent.clinician.text, sent.patient.text]) {
+      assert(!text.includes(secret), 'the audit trail shows message text');
+    }
+    await shot(admin, 'audit');
+  });
+
+  await runner.step('admin sees a failed-login alert arrive live', async () => {
+    await admin.getByRole('link', { name: 'Alerts' }).click();
+    await admin.getByText('Live: new alerts appear here at once.').waitFor();
+    const before = await admin.locator('li[data-alert]').count();
+    const anon = new ApiClient(server.base);
+    for (let i = 0; i < 6; i++) {
+      await anon.call('POST', '/api/v1/auth/login', { email: people.nurse.email, password: `wrong guess ${i}` }).catch(() => {});
+    }
+    // Every failed sign-in costs an argon2id hash, so allow for a busy machine.
+    const deadline = Date.now() + 30000;
+    let after = before;
+    while (after <= before && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      after = await admin.locator('li[data-alert]').count();
+    }
+    assert(after > before, `got ${after} alerts after six failed sign-ins, want more than ${before}`);
+    await admin.locator('.toast').first().waitFor();
+    await shot(admin, 'alerts');
   });
 
   await runner.check('no console errors or CSP violations', async () => {

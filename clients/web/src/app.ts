@@ -7,6 +7,7 @@ import type { Params, Router, View, ViewFactory } from './router';
 import { roleLabel, type Role, type Session } from './session';
 import { Signaling } from './signaling';
 import { Messenger } from './messenger';
+import { alertLabel } from './views/admin';
 
 export type Access = 'public' | 'signed-in' | Role[];
 
@@ -65,7 +66,7 @@ export class App {
       const a = (m.alert ?? {}) as { type?: string; severity?: string };
       this.toast(
         'Security alert',
-        `${String(a.type ?? 'alert').replace(/_/g, ' ')} (${a.severity ?? 'unknown'} severity). Open Alerts for details.`,
+        `${alertLabel(String(a.type ?? 'alert'))} (${a.severity ?? 'unknown'} severity). Open Alerts for details.`,
         String(a.severity ?? 'info'),
         0,
       );

@@ -328,6 +328,12 @@ interface Alert {
   acked_at?: string;
 }
 
+// alertLabel turns an alert type such as "failed_logins.account" into words.
+export function alertLabel(type: string): string {
+  const words = type.replace(/[._]/g, ' ').trim();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
 export async function alertsView(app: App): Promise<View> {
   const list = h('ul', { class: 'list', 'aria-label': 'Alerts', 'aria-live': 'polite' });
   const status = statusLine('assertive');
@@ -355,7 +361,7 @@ export async function alertsView(app: App): Promise<View> {
           null,
           h('span', { class: `badge ${sevClass}` }, a.severity),
           ' ',
-          h('strong', null, a.type.replace(/_/g, ' ')),
+          h('strong', null, alertLabel(a.type)),
           h(
             'div',
             { class: 'small muted' },

@@ -186,10 +186,12 @@ export async function callView(app: App, params: Params): Promise<View> {
     v.srcObject = stream;
     remoteArea.appendChild(v);
     placeholder.hidden = true;
+    stage.dataset.remoteStreams = String(remoteArea.querySelectorAll('video').length);
   }
 
   function hideRemote(stream: MediaStream): void {
     remoteArea.querySelector(`video[data-stream="${CSS.escape(stream.id)}"]`)?.remove();
+    stage.dataset.remoteStreams = String(remoteArea.querySelectorAll('video').length);
     if (!remoteArea.querySelector('video')) {
       placeholder.hidden = false;
       placeholder.textContent = joined ? 'Waiting for the others’ video…' : 'The call has ended.';
