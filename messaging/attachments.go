@@ -313,7 +313,7 @@ func (s *Service) unlockUpload(id string) {
 }
 
 // handleComplete finishes an upload once every declared byte arrived. A
-// second call returns the same answer.
+// second call returns the same response.
 func (s *Service) handleComplete(w http.ResponseWriter, r *http.Request, actor policy.Actor) error {
 	ctx := r.Context()
 	if _, err := s.callerDevice(r, actor); err != nil {
@@ -339,6 +339,7 @@ func (s *Service) handleComplete(w http.ResponseWriter, r *http.Request, actor p
 			Message: fmt.Sprintf("%d of %d bytes were received: send the rest from offset %d", a.Received, a.Size, a.Received),
 			Details: map[string]int64{"offset": a.Received, "size": a.Size}}
 	}
+
 	if err := s.finishFile(a); err != nil {
 		return err
 	}
@@ -366,7 +367,8 @@ func (s *Service) finishFile(a *store.Attachment) error {
 		return fmt.Errorf("stat attachment file %s: %w", a.ID, err)
 	}
 	if info.Size() < a.Size {
-		return fmt.Errorf("attachment file %s has %d bytes, the record says %d", a.ID, info.Size(), a.Size)
+		return fmt.Errorf("attachment file %s has %d bytes, fewer than the %d recorded as received",
+			a.ID, info.Size(), a.Size)
 	}
 	if err := f.Truncate(a.Size); err != nil {
 		return fmt.Errorf("truncate attachment file %s: %w", a.ID, err)
@@ -378,8 +380,8 @@ func (s *Service) finishFile(a *store.Attachment) error {
 }
 
 // handleDownload streams a complete attachment to a member of its
-// conversation. Range requests are answered by http.ServeContent. Anyone
-// the policy denies gets the same not-found answer as for a missing id.
+// conversation. http.ServeContent handles Range requests. Anyone the
+// policy denies gets the same not-found response as for a missing id.
 func (s *Service) handleDownload(w http.ResponseWriter, r *http.Request, actor policy.Actor) error {
 	ctx := r.Context()
 	if _, err := s.callerDevice(r, actor); err != nil {

@@ -166,9 +166,9 @@ func TestAttachmentRejects(t *testing.T) {
 	_, r = h.createUpload(phone, consultConv, 1001)
 	expect(t, "over quota", r, http.StatusRequestEntityTooLarge, "quota_exceeded")
 
-	// A non-participant gets exactly the answer of a missing id; the
+	// A non-participant gets exactly the response to a missing id. The
 	// nurse is in the care team but not a participant of the
-	// consultation, and the consultation rule grants her care team.
+	// consultation, and the consultation rule grants the care team.
 	missing := h.download(outsider, "0123456789abcdef0123456789abcdef", nil)
 	denied := h.download(outsider, id, nil)
 	expect(t, "download of a missing id", missing, http.StatusNotFound, "not_found")

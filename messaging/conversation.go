@@ -8,7 +8,7 @@ import (
 	"github.com/bedside-health/bedside/policy"
 )
 
-// ConversationKind says what a conversation belongs to.
+// ConversationKind is the kind of record a conversation belongs to.
 type ConversationKind string
 
 // The two kinds of conversation. Their ids are the kind, a colon and the

@@ -47,7 +47,7 @@ func viewDevice(d *store.Device) deviceView {
 		SigningKey: d.SigningKey, CreatedAt: d.CreatedAt, RevokedAt: d.RevokedAt}
 }
 
-// devicesView is the answer of GET /api/v1/users/{user}/devices.
+// devicesView is the response body of GET /api/v1/users/{user}/devices.
 type devicesView struct {
 	UserID      string       `json:"user_id"`
 	IdentityKey []byte       `json:"identity_key,omitempty"`
@@ -200,10 +200,10 @@ func deviceIDs(devs []*store.Device) []string {
 	return out
 }
 
-// checkListUpdate checks that list may replace the stored device list: a
-// higher version, the same identity key while the user has current devices
-// (a user who lost every device may start over with a new identity), and
-// exactly the devices in want.
+// checkListUpdate checks that list may replace the stored device list. It
+// needs a higher version and exactly the devices in want. The identity key
+// must stay the same while the user has current devices, because only a
+// user who lost every device may start over with a new identity.
 func checkListUpdate(tx *bolt.Tx, list *e2ee.DeviceList, want []string, hasDevices bool) error {
 	prev, err := store.DeviceListTx(tx, list.UserID)
 	if err != nil {

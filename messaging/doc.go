@@ -1,9 +1,9 @@
 // Package messaging is the server side of Bedside's end-to-end encrypted
 // messaging: the device directory, the conversations of consultations and
 // care threads, the durable message store with per-device delivery, and
-// encrypted attachments. It never sees plaintext: messages arrive sealed
-// in the e2ee wire form and leave the same way, attachments are opaque
-// streams whose keys travel inside messages.
+// encrypted attachments. It never handles plaintext: messages arrive
+// sealed in the e2ee wire form and leave the same way, and attachments are
+// opaque streams whose keys travel inside messages.
 //
 // Build a Service with New, add its endpoints with Service.Register, run
 // retention with Service.Start and stop it with Service.Close. The clinic

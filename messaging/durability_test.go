@@ -31,7 +31,7 @@ type crashFixture struct {
 	mu        sync.Mutex
 	attempted map[e2ee.MessageID][]byte  // wire form of every message posted
 	acked     map[e2ee.MessageID]ackView // acknowledgement of the stored ones
-	pending   [][]byte                   // posted in the last cycle without an answer
+	pending   [][]byte                   // posted in the last cycle without a response
 }
 
 // TestCrashDurability kills a server child process with SIGKILL at random
@@ -86,7 +86,7 @@ func TestCrashDurability(t *testing.T) {
 	}
 }
 
-func newCrashFixture(t *testing.T) *crashFixture {
+func newCrashFixture(t testing.TB) *crashFixture {
 	h := &harness{t: t, users: map[string]*testUser{}, clock: &testClock{t: time.Now()}}
 	f := &crashFixture{dir: t.TempDir(), attempted: map[e2ee.MessageID][]byte{}, acked: map[e2ee.MessageID]ackView{}}
 	db, err := store.Open(f.dir, store.Options{})
@@ -233,7 +233,7 @@ func (f *crashFixture) sendUntilError(t *testing.T, client *http.Client, addr st
 }
 
 // retryPending posts again, concurrently, every message that got no
-// answer before the kill. A message stored before the kill returns its
+// response before the kill. A message stored before the kill returns its
 // first acknowledgement with status 200; one that was lost is stored now.
 func (f *crashFixture) retryPending(t *testing.T, client *http.Client, addr string) {
 	pending := f.pending

@@ -22,8 +22,8 @@ var (
 // check that the device is a current device of the signed-in user.
 const DeviceHeader = "X-Bedside-Device"
 
-// The client-visible errors of this package. Each says what was wrong and
-// what to do; none contains content or keys.
+// The client-visible errors of this package. Each message states what was
+// wrong and what to do, and none contains content or keys.
 
 func errDeviceRequired() *api.Error {
 	return api.BadRequest("device_required",

@@ -12,7 +12,7 @@ import (
 	"github.com/bedside-health/bedside/store"
 )
 
-// pageView is the answer of GET /api/v1/conversations/{id}/messages.
+// pageView is the response body of GET /api/v1/conversations/{id}/messages.
 type pageView struct {
 	Messages []messageView `json:"messages"`
 	// NextCursor is the after value of the next request.
@@ -82,8 +82,8 @@ type markerRequest struct {
 	Seq uint64 `json:"seq"`
 }
 
-// markerView is their answer: the marker after the update, which is never
-// lower than before.
+// markerView is their response body: the marker after the update, which
+// is never lower than before.
 type markerView struct {
 	Seq uint64 `json:"seq"`
 }
@@ -141,7 +141,7 @@ type conversationView struct {
 	DeletedAt time.Time `json:"deleted_at,omitzero"`
 }
 
-// conversationDetail is the answer of GET /api/v1/conversations/{id}.
+// conversationDetail is the response body of GET /api/v1/conversations/{id}.
 type conversationDetail struct {
 	conversationView
 	Members []string `json:"members"`

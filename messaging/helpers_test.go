@@ -25,7 +25,7 @@ import (
 )
 
 // Test accounts. The patient and the clinician share consultation
-// "cons1"; the clinician and the nurse are the patient's care team; the
+// "cons1". The clinician and the nurse are the patient's care team. The
 // outsider is a patient with no relation to any of them.
 const (
 	patientID   = "patient1"
@@ -70,7 +70,8 @@ func (a *auditLog) ofType(typ string) []audit.Event {
 	return out
 }
 
-// notifications collects what the service tells the signaling hub.
+// notifications collects the notifications the service sends to the
+// signaling hub.
 type notifications struct {
 	mu   sync.Mutex
 	list []notification
@@ -133,7 +134,7 @@ func (s *syncBuffer) Bytes() []byte {
 // harness is a messaging service over a real bbolt store and the real
 // clinic service, served by httptest.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	db     *store.DB
 	svc    *Service
@@ -146,7 +147,7 @@ type harness struct {
 	users  map[string]*testUser
 }
 
-func newHarness(t *testing.T, cfg Config) *harness {
+func newHarness(t testing.TB, cfg Config) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := store.Open(dir, store.Options{})
@@ -243,7 +244,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) decode(t *testing.T, v any) {
+func (r response) decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.body, err)
@@ -312,7 +313,7 @@ func (h *harness) doJSON(method, path, user, device string, v any) response {
 
 // expect fails the test unless r has the status and, when code is not
 // empty, the error code.
-func expect(t *testing.T, what string, r response, status int, code string) {
+func expect(t testing.TB, what string, r response, status int, code string) {
 	t.Helper()
 	if r.status != status {
 		t.Fatalf("%s: got status %d (%s), want %d", what, r.status, r.body, status)

@@ -38,12 +38,12 @@ func (s *Service) Register(rt *api.Router) {
 	rt.HandleFunc("GET /api/v1/attachments/{id}", s.handle(s.handleDownload))
 }
 
-// handlerFunc is an endpoint that knows its caller. It writes its own
+// handlerFunc is an endpoint handler that receives its caller. It writes its own
 // success response and returns any failure for handle to write.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, actor policy.Actor) error
 
-// handle turns fn into an http.HandlerFunc: it answers api.Unauthorized
-// when the request has no actor and writes fn's error in the one error
+// handle turns fn into an http.HandlerFunc: it responds with
+// api.Unauthorized when the request has no actor and writes fn's error in the one error
 // shape.
 func (s *Service) handle(fn handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

@@ -22,8 +22,8 @@ import (
 // messages and "attachments" the attachments removed.
 const TypeConversationDelete = audit.AdminTypePrefix + "conversation_delete"
 
-// orphanAge is how old a file in the attachment directory without a record
-// must be before the sweep removes it. Records are written before their
+// orphanAge is the minimum age of a file without a record in the
+// attachment directory before the sweep removes it. Records are written before their
 // files, so a younger file may belong to an upload being created.
 const orphanAge = time.Hour
 
@@ -188,7 +188,7 @@ func (s *Service) removeOrphans(now time.Time) (int, error) {
 	return n, nil
 }
 
-// deleteView is the answer of DELETE /api/v1/conversations/{id}.
+// deleteView is the response body of DELETE /api/v1/conversations/{id}.
 type deleteView struct {
 	Messages    int `json:"deleted_messages"`
 	Attachments int `json:"deleted_attachments"`
@@ -203,6 +203,7 @@ func (s *Service) handleDeleteConversation(w http.ResponseWriter, r *http.Reques
 	if err != nil {
 		return err
 	}
+
 	var out deleteView
 	if out.Messages, err = s.db.DeleteConversationMessages(conv.ID, actor.UserID, s.now()); err != nil {
 		return err
@@ -223,6 +224,7 @@ func (s *Service) handleDeleteConversation(w http.ResponseWriter, r *http.Reques
 		}
 		out.Attachments++
 	}
+
 	s.record(ctx, audit.Event{Type: TypeConversationDelete, ActorID: actor.UserID, TargetID: conv.ID,
 		Address: api.ClientAddr(r), Outcome: audit.OutcomeSuccess,
 		Detail: map[string]string{audit.DetailCount: strconv.Itoa(out.Messages),

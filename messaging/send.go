@@ -38,8 +38,7 @@ func ackOf(m *store.Message) ackView {
 		Seq: m.Seq, ReceivedAt: m.ReceivedAt}
 }
 
-// commitOutcome is what happened to one message inside the batch
-// transaction. Rejections are outcomes, not errors: an error would roll
+// commitOutcome is the result for one message of the batch transaction. Rejections are outcomes, not errors: an error would roll
 // back every other message of the batch.
 type commitOutcome struct {
 	ack    ackView
@@ -49,8 +48,9 @@ type commitOutcome struct {
 	stale  *e2ee.RecipientMismatchError
 }
 
-// conversation parses id and asks the directory whether actor may perform
-// action on it. An invalid id gets the same answer as a missing one.
+// conversation parses id and checks with the directory that actor may
+// perform action on it. An invalid id gets the same response as a missing
+// one.
 func (s *Service) conversation(ctx context.Context, actor policy.Actor, action policy.Action,
 	id string) (Conversation, error) {
 	conv, err := ParseConversationID(id)

@@ -111,8 +111,8 @@ func setDefault[T int | int64 | time.Duration](v *T, def T) {
 	}
 }
 
-// Directory is what messaging needs from the clinic: the access decision
-// and the members of each conversation. ClinicDirectory adapts
+// Directory is the port to the clinic: the access decision and the
+// members of each conversation. ClinicDirectory adapts
 // *clinic.Service to it. Implementations must be safe for concurrent use.
 type Directory interface {
 	// Authorize returns nil when actor may perform action on res, and
@@ -129,7 +129,7 @@ type Directory interface {
 	Conversations(ctx context.Context, actor policy.Actor) ([]Conversation, error)
 }
 
-// Notifier tells online users that a message arrived. It receives ids
+// Notifier notifies online users that a message arrived. It receives ids
 // only, never content, and must not block: the signaling hub queues the
 // notification or drops it for a user who is offline.
 type Notifier interface {
@@ -144,7 +144,7 @@ type Deps struct {
 	// DataDir/attachments.
 	DataDir   string
 	Directory Directory
-	// Notifier is told about new messages; nil notifies nobody.
+	// Notifier receives the ids of new messages; nil notifies nobody.
 	Notifier Notifier
 	// Audit receives message, device and attachment events; nil discards
 	// them.

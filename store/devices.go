@@ -35,8 +35,8 @@ type Device struct {
 	SigningKey  []byte    `json:"signing_key"`
 	CreatedAt   time.Time `json:"created_at"`
 	RevokedAt   time.Time `json:"revoked_at,omitzero"`
-	// RevokedBy is the user id of whoever revoked the device: its owner or
-	// an administrator.
+	// RevokedBy is the user id of the account that revoked the device:
+	// its owner or an administrator.
 	RevokedBy string `json:"revoked_by,omitempty"`
 }
 

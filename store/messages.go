@@ -71,7 +71,7 @@ type Message struct {
 	SenderDeviceID string
 	ReceivedAt     time.Time
 	// Digest is the SHA-256 of the request body that delivered the
-	// message, so that a retry can be told apart from a reused id.
+	// message, which distinguishes a retry from a reused id.
 	Digest     [32]byte
 	Header     []byte
 	Commitment []byte
