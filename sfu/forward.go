@@ -111,10 +111,10 @@ func (f *forwarder) readRTCP() {
 // forward parses b into pkt and writes it to every subscriber. pkt is reused
 // across calls so parsing allocates nothing. Header extensions are removed,
 // because their IDs were negotiated with the publisher and mean something
-// else, or nothing, to each subscriber; the subscriber's own interceptors add
+// else, or nothing, to each subscriber. The subscriber's own interceptors add
 // the extensions it negotiated (transport-wide sequence numbers for TWCC).
-// Pion's TrackLocalStaticRTP copies the header before rewriting SSRC and
-// payload type per subscriber, so pkt is not changed by the writes.
+// Pion's TrackLocalStaticRTP copies the header before it rewrites SSRC and
+// payload type per subscriber, so the writes leave pkt unchanged.
 func (f *forwarder) forward(b []byte, pkt *rtp.Packet) {
 	if err := pkt.Unmarshal(b); err != nil {
 		f.m.malformed.Add(1)
@@ -252,9 +252,10 @@ func (f *forwarder) writePLI() {
 	f.m.keyframeRequests.Add(1)
 }
 
-// readRTCP reads the subscriber's RTCP for this copy: picture loss (PLI,
-// FIR) becomes a keyframe request to the publisher. NACKs are answered by
-// Pion's NACK responder from its send buffer and only counted here.
+// readRTCP reads the subscriber's RTCP for this copy. Picture loss (PLI or
+// FIR) becomes a keyframe request to the publisher. Pion's NACK responder
+// retransmits NACKed packets from its send buffer, so NACKs are only counted
+// here.
 func (d *downtrack) readRTCP() {
 	for {
 		pkts, _, err := d.sender.ReadRTCP()

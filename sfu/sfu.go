@@ -90,9 +90,9 @@ func startTURN(cfg *Config, media []netip.AddrPort) (*turnrelay.Server, error) {
 	return srv, nil
 }
 
-// turnTargets picks the relay bind address (the first IPv4 media address;
-// relays serve IPv4 only) and lists the media addresses relays may reach,
-// with the public address mapped to the local one under 1:1 NAT.
+// turnTargets picks the relay bind address, the first IPv4 media address,
+// because relays serve IPv4 only. It also lists the media addresses relays
+// may reach, with the public address mapped to the local one under 1:1 NAT.
 func turnTargets(media []netip.AddrPort, publicIP string) (netip.Addr, []turnrelay.Target) {
 	var relayIP netip.Addr
 	var targets []turnrelay.Target

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pion/turn/v5"
+	"golang.org/x/time/rate"
 
 	"github.com/bedside-health/bedside/sfu/internal/pionlog"
 )
@@ -65,6 +66,9 @@ type Server struct {
 	rec     peerRecorder
 	dropped atomic.Uint64
 	denied  atomic.Uint64
+	// warnings rate-limits rejection warnings, which any client can
+	// trigger; Stats counts every rejection.
+	warnings *rate.Limiter
 
 	udp net.PacketConn
 	tcp net.Listener
@@ -91,6 +95,7 @@ func New(cfg Config) (*Server, error) {
 		targets:   newTargets(cfg.Targets),
 		maxAllocs: cfg.MaxAllocationsPerUser,
 		allocs:    make(map[string]int),
+		warnings:  rate.NewLimiter(rate.Every(time.Second), 10),
 	}
 	if err := s.applyDefaults(cfg); err != nil {
 		return nil, err
@@ -251,21 +256,29 @@ type Stats struct {
 func (s *Server) permit(client net.Addr, peerIP net.IP) bool {
 	peer, ok := s.rec.next(client)
 	ip, _ := netip.AddrFromSlice(peerIP)
+	reason := ""
 	switch {
 	case !ok:
-		s.log.Warn("turn permission rejected: no recorded peer address", "client", client.String())
+		reason = "no recorded peer address"
 	case peer.Addr() != ip.Unmap():
-		s.log.Warn("turn permission rejected: peer address mismatch", "client", client.String(),
-			"peer", peer.String(), "peer_ip", ip.String())
+		reason = "peer address mismatch"
 	default:
 		if _, allowed := s.targets.byAdvertised[peer]; allowed {
 			return true
 		}
-		s.log.Warn("turn permission rejected: peer is not an SFU media address",
-			"client", client.String(), "peer", peer.String())
+		reason = "peer is not an SFU media address"
 	}
 	s.denied.Add(1)
+	s.warn("turn permission rejected", "reason", reason, "client", client.String(),
+		"peer", peer.String(), "peer_ip", ip.String())
 	return false
+}
+
+// warn logs a client-triggered rejection unless too many were logged lately.
+func (s *Server) warn(msg string, args ...any) {
+	if s.warnings.Allow() {
+		s.log.Warn(msg, args...)
+	}
 }
 
 // quota implements turn.QuotaHandler. Pion passes the user ID returned by
@@ -274,7 +287,7 @@ func (s *Server) quota(userID, _ string, client net.Addr) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.allocs[userID] >= s.maxAllocs {
-		s.log.Warn("turn allocation rejected: quota reached", "user", userID, "client", client.String(),
+		s.warn("turn allocation rejected: quota reached", "user", userID, "client", client.String(),
 			"max", s.maxAllocs)
 		return false
 	}
