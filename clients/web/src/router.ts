@@ -19,6 +19,39 @@ interface Route {
   factory: ViewFactory;
 }
 
+// compileRoute turns "/threads/:id" into a pattern whose groups are the
+// named parameters. Other characters match literally.
+export function compileRoute(path: string): { pattern: RegExp; names: string[] } {
+  const names: string[] = [];
+  const source = path
+    .split('/')
+    .map((part) => {
+      if (part.startsWith(':')) {
+        names.push(part.slice(1));
+        return '([^/]+)';
+      }
+      return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    })
+    .join('/');
+  return { pattern: new RegExp(`^${source}/?$`), names };
+}
+
+// matchRoute returns the decoded parameters when path matches, or null. A
+// parameter that is not valid percent-encoding does not match.
+export function matchRoute(route: { pattern: RegExp; names: string[] }, path: string): Params | null {
+  const m = route.pattern.exec(path);
+  if (!m) return null;
+  const params: Params = {};
+  try {
+    route.names.forEach((n, i) => {
+      params[n] = decodeURIComponent(m[i + 1]);
+    });
+  } catch {
+    return null;
+  }
+  return params;
+}
+
 export class Router {
   private routes: Route[] = [];
   private notFound: ViewFactory;
@@ -40,30 +73,14 @@ export class Router {
 
   // Register a route such as "/consultations/:id/call".
   add(path: string, factory: ViewFactory): this {
-    const names: string[] = [];
-    const source = path
-      .split('/')
-      .map((part) => {
-        if (part.startsWith(':')) {
-          names.push(part.slice(1));
-          return '([^/]+)';
-        }
-        return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-      })
-      .join('/');
-    this.routes.push({ pattern: new RegExp(`^${source}/?$`), names, factory });
+    this.routes.push({ ...compileRoute(path), factory });
     return this;
   }
 
   resolve(path: string): { factory: ViewFactory; params: Params } {
     for (const r of this.routes) {
-      const m = r.pattern.exec(path);
-      if (!m) continue;
-      const params: Params = {};
-      r.names.forEach((n, i) => {
-        params[n] = decodeURIComponent(m[i + 1]);
-      });
-      return { factory: r.factory, params };
+      const params = matchRoute(r, path);
+      if (params) return { factory: r.factory, params };
     }
     return { factory: this.notFound, params: {} };
   }
