@@ -186,6 +186,9 @@ func (c *Client) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	err := c.saveLocked()
+	if c.http != nil {
+		c.http.CloseIdleConnections()
+	}
 	if c.unlock != nil {
 		c.unlock()
 		c.unlock = nil
@@ -354,3 +357,6 @@ func (c *Client) tlsConfig() *tls.Config {
 	}
 	return nil
 }
+
+// StateDir returns the state directory.
+func (c *Client) StateDir() string { return c.cfg.StateDir }

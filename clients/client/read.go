@@ -96,6 +96,7 @@ func (c *Client) read(ctx context.Context, convID string, opts ReadOptions, adva
 
 	res := &ReadResult{}
 	senders := newSenderCache(c)
+	var delivered uint64 // the last message that opened
 	for page := 0; page < maxReadPages; page++ {
 		limit := 100
 		if opts.Limit > 0 {
@@ -111,8 +112,12 @@ func (c *Client) read(ctx context.Context, convID string, opts ReadOptions, adva
 			if mv.Seq <= after {
 				continue // the server must page forward; ignore anything else
 			}
-			res.Messages = append(res.Messages, c.openMessage(ctx, keys, convID, mv, senders))
+			m := c.openMessage(ctx, keys, convID, mv, senders)
+			res.Messages = append(res.Messages, m)
 			after = mv.Seq
+			if m.Err == nil {
+				delivered = mv.Seq
+			}
 		}
 		if !pv.HasMore || len(pv.Messages) == 0 || (opts.Limit > 0 && len(res.Messages) >= opts.Limit) {
 			break
@@ -124,27 +129,29 @@ func (c *Client) read(ctx context.Context, convID string, opts ReadOptions, adva
 		defer c.mu.Unlock()
 		return res, c.saveLocked()
 	}
-	return res, c.finishRead(ctx, convID, after)
+	return res, c.finishRead(ctx, convID, after, delivered)
 }
 
-// finishRead moves the cursor forward and raises the delivered marker.
-func (c *Client) finishRead(ctx context.Context, convID string, last uint64) error {
+// finishRead moves the cursor past every fetched message, rejected ones
+// included, and raises the server's delivered marker to the last message
+// that opened. The marker is a convenience for the server's unread
+// counts, so failing to raise it is logged, not returned.
+func (c *Client) finishRead(ctx context.Context, convID string, last, delivered uint64) error {
 	c.mu.Lock()
 	cs := c.st.conv(convID)
-	moved := last > cs.Cursor
-	if moved {
+	if last > cs.Cursor {
 		cs.Cursor = last
 	}
 	err := c.saveLocked()
 	c.mu.Unlock()
-	if err != nil || !moved {
+	if err != nil || delivered == 0 {
 		return err
 	}
 	err = c.doJSON(ctx, request{method: "POST", device: true,
 		path: "/api/v1/conversations/" + url.PathEscape(convID) + "/delivered",
-		body: map[string]uint64{"seq": last}}, nil)
+		body: map[string]uint64{"seq": delivered}}, nil)
 	if err != nil {
-		return fmt.Errorf("mark delivered: %w", err)
+		c.log.Debug("raising the delivered marker failed", "conversation", convID, "err", err)
 	}
 	return nil
 }

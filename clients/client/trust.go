@@ -3,8 +3,8 @@ package client
 import (
 	"bytes"
 	"context"
-	"errors"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
