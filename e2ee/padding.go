@@ -17,8 +17,9 @@ const (
 
 // padme rounds n up to the Padmé length of Nikitin et al., "Reducing
 // Metadata Leakage from Encrypted Files and Communication with PURBs" (PETS
-// 2019): keep the top floor(log2(E))+1 bits of n, where E = floor(log2(n)),
-// and round the rest up. The overhead is at most about 12%.
+// 2019): with E = floor(log2(n)) and S = floor(log2(E))+1, it rounds n up to
+// a multiple of 2^(E-S). TestPaddedSizeBounds checks the overhead stays below
+// 12.5%.
 func padme(n int) int {
 	if n < 2 {
 		return n
