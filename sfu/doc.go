@@ -51,5 +51,8 @@
 //   - ICE candidates that a client sends are used as given; the SFU does not
 //     filter remote addresses, so connectivity checks go wherever a client's
 //     candidates point (STUN binding requests only, bounded by ICE pacing).
+//   - An offer without media sections gets a session-level answer and leaves
+//     the PeerConnection untouched (Pion rejects such an offer, which has no
+//     ICE credentials); the SFU's first own offer then sets up ICE and DTLS.
 //   - TURN relays IPv4 only.
 package sfu

@@ -165,7 +165,10 @@ func (p *Peer) onConnectionState(state webrtc.PeerConnectionState) {
 		p.mu.Unlock()
 		p.requestKeyframes()
 	case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
-		go p.closeWith(ErrConnectionLost)
+		// Not inline: closeWith closes the PeerConnection, whose callbacks
+		// must not wait for themselves. Once the SFU is closing, spawn
+		// refuses and SFU.Close drops the peer instead.
+		p.s.spawn(func() { p.closeWith(ErrConnectionLost) })
 	}
 }
 
