@@ -96,9 +96,9 @@ export class Server {
   }
 }
 
-// Runner executes named steps in order. After the first failure of a
-// step it skips the rest, because each step builds on the previous ones;
-// a failed check does not stop the run.
+// Runner executes named steps in order. After the first failed step it
+// skips the rest, because each step builds on the previous ones. A failed
+// check does not stop the run.
 export class Runner {
   constructor(onFailure) {
     this.passed = 0;

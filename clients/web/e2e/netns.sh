@@ -13,8 +13,8 @@ if ip -o link show | grep -v ': lo:' | grep -q .; then
 	exit 1
 fi
 
-# The test stops the server itself. timeout is the backstop for a hang;
-# this shell stays process 1 of the PID namespace, so when it exits the
+# The test stops the server itself, and timeout is the backstop for a hang.
+# This shell stays process 1 of the PID namespace, so when it exits the
 # kernel ends whatever the test left behind.
 rc=0
 timeout --kill-after=10 300 node "$web_dir/e2e/test.mjs" "$@" || rc=$?

@@ -209,7 +209,8 @@ try {
         for (let i = 0; i < d.length; i += 4) rgb.push(d[i], d[i + 1], d[i + 2]);
         return { w: im.naturalWidth, h: im.naturalHeight, rgb };
       }, 48);
-      assert(got.w === 48 && got.h === 48, `got a ${got.w}x${got.h} image, want 48x48`);
+      assert(got.w === 48, `got an image ${got.w}px wide, want 48`);
+      assert(got.h === 48, `got an image ${got.h}px high, want 48`);
       const same = got.rgb.every((v, i) => v === pixels[i]);
       assert(same, 'the decrypted photo differs from the photo sent');
     });

@@ -39,7 +39,7 @@ export class Api {
     return this.token !== null;
   }
 
-  // Token returns the session token, for the WebSocket's first message.
+  // currentToken returns the session token, for the WebSocket's first message.
   currentToken(): string | null {
     return this.token;
   }
@@ -95,13 +95,6 @@ export class Api {
   async bytes(path: string): Promise<Uint8Array> {
     const res = await this.send('GET', path, { Accept: 'application/octet-stream' });
     return new Uint8Array(await res.arrayBuffer());
-  }
-
-  // Fetch an image the server renders (the TOTP enrollment QR code) as an
-  // object URL, because an <img src> cannot carry the Authorization header.
-  async imageURL(path: string): Promise<string> {
-    const res = await this.send('GET', path, { Accept: 'image/png' });
-    return URL.createObjectURL(await res.blob());
   }
 
   private async send(

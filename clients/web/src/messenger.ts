@@ -1,7 +1,7 @@
 // End-to-end encrypted messaging for this browser: the device's keys, the
 // verified device lists of correspondents, sealing and opening messages,
 // and encrypted image attachments. Formats and checks are those of the
-// e2ee module (docs/e2ee.md); the server sees only ciphertext.
+// e2ee module (docs/e2ee.md), and the server receives only ciphertext.
 
 import { ApiError, type Api } from './api';
 import * as e2ee from './e2ee';
@@ -77,7 +77,7 @@ export interface Peer {
 
 export class DeviceUnavailableError extends Error {}
 
-// Messenger holds this browser's device for the signed-in user.
+// Messenger is this browser's e2ee device for the signed-in user.
 export class Messenger {
   private peers = new Map<string, Peer>();
 
@@ -114,7 +114,7 @@ export class Messenger {
   }
 
   // peer fetches and verifies a user's device list. The first identity key
-  // seen is pinned; a later list must be signed by the same key and must
+  // seen is pinned. A later list must be signed by the same key and must
   // not be older than the last one accepted.
   async peer(userId: string, refresh = false): Promise<Peer> {
     const cached = this.peers.get(userId);
@@ -125,8 +125,10 @@ export class Messenger {
       this.peers.set(userId, none);
       return none;
     }
+
     const list = e2ee.parseDeviceList(fromBase64(res.device_list));
     if (list.userId !== userId) throw new Error(`the server returned the device list of another user for ${userId}`);
+
     const pin = userId === this.userId ? undefined : await loadPin(this.userId, userId);
     const pinnedKey = userId === this.userId ? this.identityKey : (pin?.identityKey ?? list.identityKey);
     await e2ee.verifyDeviceList(pinnedKey, list);
@@ -136,6 +138,7 @@ export class Messenger {
       e2ee.checkDeviceListUpdate(prev, list);
       changed = prev.version !== list.version;
     }
+
     if (userId !== this.userId) {
       await savePin(this.userId, userId, {
         identityKey: pinnedKey,
@@ -143,6 +146,7 @@ export class Messenger {
         verified: (pin?.verified ?? false) && !changed,
       });
     }
+
     const current = res.devices.filter((d) => !d.revoked_at).map((d) => d.device_id);
     const { uncertified } = e2ee.compareDevices(list, current);
     const onServer = new Set(current);
@@ -202,8 +206,8 @@ async function register(api: Api, stored: StoredDevice): Promise<void> {
   const existing = await api.get<DevicesResponse>(`/api/v1/users/${encodeURIComponent(stored.userId)}/devices`);
   const others = existing.devices.filter((d) => !d.revoked_at && d.device_id !== stored.deviceId);
   if (others.length > 0) {
-    // TODO(web): link a new browser by certifying it on a device that holds
-    // the identity key; until then only the first browser can message.
+    // TODO(web): link a new browser by certifying it on a device that has
+    // the identity key. Until then only the first browser can message.
     throw new DeviceUnavailableError(
       'Encrypted messages are set up on another device of yours. Use that device to read and send messages.',
     );
@@ -229,7 +233,7 @@ async function ownIdentityKey(api: Api, userId: string): Promise<Uint8Array> {
   return fromBase64(res.identity_key);
 }
 
-// Conversation is one conversation as this device sees it.
+// Conversation is one conversation as this device reads and writes it.
 export class Conversation {
   private cursor = 0;
   private guard = new e2ee.ReplayGuard();
@@ -320,7 +324,9 @@ export class Conversation {
     if (!ref) throw new Error('unknown attachment');
     const cipher = await this.api.bytes(`/api/v1/attachments/${encodeURIComponent(ref.id)}`);
     const plain = await e2ee.readAll(e2ee.streamOf(cipher).pipeThrough(e2ee.createDecryptStream(ref.key, ref.digest)));
-    if (plain.length !== ref.size) throw new Error('the attachment has another size than its message says');
+    if (plain.length !== ref.size) {
+      throw new Error(`invalid attachment: ${plain.length} bytes decrypted, the message states ${ref.size}`);
+    }
     const url = URL.createObjectURL(new Blob([plain as BlobPart], { type: safeImageType(ref.mediaType) }));
     this.urls.push(url);
     return url;

@@ -9,8 +9,10 @@ import { roleLabel, type Account, type Role } from '../session';
 
 const roles: Role[] = ['patient', 'clinician', 'nurse', 'billing', 'admin'];
 
+const accountStatusClasses: Record<string, string> = { active: 'badge-ok', invited: 'badge-warn' };
+
 function statusBadgeOf(a: Account): HTMLElement {
-  const cls = a.status === 'active' ? 'badge-ok' : a.status === 'invited' ? 'badge-warn' : 'badge-danger';
+  const cls = accountStatusClasses[a.status] ?? 'badge-danger';
   return h('span', { class: `badge ${cls}` }, a.status);
 }
 

@@ -285,7 +285,8 @@ export async function threadView(app: App, params: Params): Promise<View> {
   const me = app.session.me!;
   const panel = h('section', { class: 'panel chat', 'aria-labelledby': 'chat-h' });
   const subject = id.startsWith('care:') ? id.slice(5) : '';
-  const nameOf = (u: string) => (u === subject ? 'the patient' : me.role === 'patient' ? 'your care team' : 'a care team member');
+  const staffName = me.role === 'patient' ? 'your care team' : 'a care team member';
+  const nameOf = (u: string) => (u === subject ? 'the patient' : staffName);
   const dispose = await mountChat(app, panel, id, nameOf);
   const el = h(
     'section',

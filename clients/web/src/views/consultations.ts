@@ -64,6 +64,8 @@ function describeWith(app: App, c: Consultation): string {
 
 function item(app: App, c: Consultation): HTMLElement {
   const open = isOpen(c);
+  let action = 'Details';
+  if (open) action = app.session.me?.role === 'patient' ? 'Join' : 'Open';
   return h(
     'li',
     { 'data-consultation': c.id },
@@ -81,7 +83,7 @@ function item(app: App, c: Consultation): HTMLElement {
       h(
         'a',
         { class: open ? 'button primary' : 'button', href: `/consultations/${encodeURIComponent(c.id)}` },
-        open ? (app.session.me?.role === 'patient' ? 'Join' : 'Open') : 'Details',
+        action,
       ),
     ),
   );
