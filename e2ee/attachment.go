@@ -279,9 +279,9 @@ func (r *AttachmentReader) next() error {
 	return r.open(r.enc, false)
 }
 
-// open authenticates one chunk that the stream layout says is final or not.
-// On failure it tries the other flag to tell truncation and extension apart
-// from tampering.
+// open authenticates one chunk with the final flag the stream layout
+// implies. On failure it tries the other flag to tell truncation and
+// extension apart from tampering.
 func (r *AttachmentReader) open(chunk []byte, final bool) error {
 	plain, err := r.aead.Open(r.plain[:0], chunkNonce(r.counter, final), chunk, attachmentHeader[:])
 	if err != nil {

@@ -121,6 +121,7 @@ func (id *Identity) SignDeviceList(userID string, version uint64, issued time.Ti
 	if err != nil {
 		return nil, err
 	}
+
 	sorted := slices.Clone(certs)
 	slices.SortFunc(sorted, func(a, b *DeviceCertificate) int {
 		return a.Device.Ref().compare(b.Device.Ref())
@@ -173,6 +174,7 @@ func ParseDeviceList(b []byte) (*DeviceList, error) {
 	if d.err == nil && l.Version == 0 {
 		return nil, fmt.Errorf("device list version 0: %w", ErrInvalidDeviceList)
 	}
+
 	for i := 0; i < count && d.err == nil; i++ {
 		n := int(d.u16("certificate length"))
 		cb := d.read(n, "certificate")
@@ -234,9 +236,9 @@ func (l *DeviceList) Device(deviceID string) (DevicePublic, bool) {
 
 // VerifyDeviceList checks that list was issued under the pinned identityKey:
 // the list names that key, its signature verifies, and every certificate in
-// it verifies. A client pins a user's identity key on first contact (and
-// confirms it with the safety number); a list under another key fails with
-// ErrIdentityMismatch and must be shown to the user, never accepted silently.
+// it verifies. A client pins a user's identity key on first contact and
+// confirms it with the safety number. A list under another key fails with
+// ErrIdentityMismatch, which the client shows to the user.
 func VerifyDeviceList(identityKey ed25519.PublicKey, list *DeviceList) error {
 	if len(identityKey) != SigningKeySize || !bytes.Equal(identityKey, list.IdentityKey) {
 		return fmt.Errorf("device list of %q: %w", list.UserID, ErrIdentityMismatch)

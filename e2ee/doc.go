@@ -3,8 +3,8 @@
 // attachment streams, safety numbers and replay detection. It does no I/O
 // beyond the io.Reader and io.Writer values callers pass in. The byte-level
 // specification, the threat model and the numbered reject rules are in
-// docs/e2ee.md; testdata/e2ee holds the test vectors that the Go and
-// browser implementations both check.
+// docs/e2ee.md. The Go and browser implementations both check the test
+// vectors in testdata/e2ee.
 //
 // Flow on a client:
 //

@@ -54,9 +54,9 @@ func readKeyMaterial(r io.Reader, n int) ([]byte, error) {
 }
 
 // Identity is a user's identity signing key (Ed25519). The first device of a
-// user generates it; it signs device certificates and device lists, and its
-// public half is what safety numbers are computed from. An Identity is safe
-// for concurrent use; it never changes after creation.
+// user generates it. It signs device certificates and device lists, and
+// safety numbers are computed from its public half. An Identity is safe for
+// concurrent use because it never changes after creation.
 //
 // TODO(e2ee): no protocol yet moves the identity key to a new device, so
 // only a device that generated it or imported its seed can certify others.

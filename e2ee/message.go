@@ -205,12 +205,14 @@ func ParseSealed(b []byte) (*SealedMessage, error) {
 		return nil, fmt.Errorf("parse sealed message: %w", err)
 	}
 	m.Header = h
+
 	m.Commitment = d.read(CommitmentSize, "key commitment")
 	clen := int(d.u32("ciphertext length"))
 	if d.err == nil && (clen < minMessageCiphertext || !ValidPaddedSize(clen-aeadTagSize)) {
 		return nil, fmt.Errorf("ciphertext of %d bytes: %w", clen, ErrInvalidSize)
 	}
 	m.Ciphertext = d.read(clen, "ciphertext")
+
 	if err := m.parseEnvelopes(&d); err != nil {
 		return nil, fmt.Errorf("parse sealed message: %w", err)
 	}

@@ -18,8 +18,8 @@ const DefaultReplayCapacity = 100_000
 // rejects a message it has already accepted. Memory is bounded: it keeps at
 // most capacity ids and, when full, evicts the id with the oldest message
 // time and raises a floor to that time. A message at or below the floor
-// cannot be checked any more and is rejected with ErrReplayTooOld, so a
-// replay is never accepted; the cost is that a genuine message older than
+// cannot be checked any more, so it is rejected with ErrReplayTooOld and a
+// replay is never accepted. The cost is that a genuine message older than
 // capacity newer messages is rejected too. MarshalBinary and
 // UnmarshalBinary persist the state across restarts. A ReplayGuard is safe
 // for concurrent use.

@@ -95,8 +95,8 @@ func TestRFC9180Vectors(t *testing.T) {
 
 // TestRFC9180KeySchedule recomputes the intermediate values of the vector
 // (shared secret, key schedule context, secret, key, base nonce, exporter
-// secret) from skEm and pkRm with the labeled HKDF of RFC 9180 sections 4
-// and 5.1, so that every value in rfc9180.json is checked, not only those
+// secret) from skEm and pkRm. It uses the labeled HKDF of RFC 9180 sections
+// 4 and 5.1, so every value in rfc9180.json is checked, not only those that
 // crypto/hpke exposes.
 func TestRFC9180KeySchedule(t *testing.T) {
 	var f vectors.RFC9180File

@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// Message is what a sender seals: the payload and the header fields the
+// Message is the input of Seal: the payload and the header fields the
 // sender chooses. Seal adds the message id and the sender.
 type Message struct {
 	ConversationID string
@@ -180,6 +180,7 @@ func Open(recipient *DeviceKeys, m *SealedMessage, sender DevicePublic) ([]byte,
 	if err := m.VerifySignature(sender.SigningKey); err != nil {
 		return nil, fmt.Errorf("open: %w", err)
 	}
+
 	env, ok := m.envelopeFor(recipient.Ref())
 	if !ok {
 		return nil, fmt.Errorf("open message %s for %s: %w", m.Header.MessageID, recipient.Ref(), ErrNotRecipient)
@@ -188,6 +189,7 @@ func Open(recipient *DeviceKeys, m *SealedMessage, sender DevicePublic) ([]byte,
 	if err != nil {
 		return nil, fmt.Errorf("open message %s: %w", m.Header.MessageID, err)
 	}
+
 	aead, commitment, err := messageKeys(contentKey)
 	if err != nil {
 		return nil, fmt.Errorf("open message %s: %w", m.Header.MessageID, err)

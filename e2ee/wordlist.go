@@ -1,9 +1,9 @@
 package e2ee
 
 // wordList is the 256-word list of safety words, one word per byte value. It
-// was written for this project (no third-party list, no licence terms): short,
-// common, concrete English nouns with no medical or alarming meaning, no two
-// sharing their first three letters, chosen so that pairs which sound alike
+// was written for this project, so no third-party licence applies. The words
+// are short, common, concrete English nouns with no medical or alarming
+// meaning, and no two share their first three letters. Pairs that sound alike
 // over a call (paper and pepper, willow and pillow) are not both present.
 var wordList = [256]string{
 	"acorn", "album", "amber", "anchor", "apple", "apron", "arrow", "atlas",
