@@ -175,6 +175,12 @@ func (f *forwarder) removeDown(d *downtrack) {
 	}
 }
 
+func (f *forwarder) stopped() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.closed
+}
+
 // stop ends forwarding: every subscriber drops its copy and renegotiates.
 // It is idempotent.
 func (f *forwarder) stop() {

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -204,6 +205,9 @@ func (p *Peer) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) 
 	p.mu.Unlock()
 
 	subs, err := p.room.addForwarder(f, p.s.cfg.MaxTracksPerRoom)
+	if errors.Is(err, ErrClosed) {
+		return
+	}
 	if err != nil {
 		p.unpublish(f)
 		log.Warn("track ignored", "err", err.Error(), "max", p.s.cfg.MaxTracksPerRoom)

@@ -88,9 +88,14 @@ func (r *room) trackCount(except *Peer) int {
 }
 
 // addForwarder registers f and returns the peers that must subscribe to it.
+// It rejects a forwarder already stopped (its publisher left meanwhile), which
+// stop could no longer remove.
 func (r *room) addForwarder(f *forwarder, maxTracks int) ([]*Peer, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if f.stopped() {
+		return nil, ErrClosed
+	}
 	if len(r.forwarders) >= maxTracks {
 		return nil, ErrTooManyTracks
 	}
