@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -18,40 +17,26 @@ import (
 	"github.com/bedside-health/bedside/policy"
 )
 
-// maxDrainBytes bounds what a closing connection reads and discards while
-// it waits for the client's close reply.
-const maxDrainBytes = 1 << 20
-
 // errStop ends a connection's read loop after a close was requested.
 var errStop = errors.New("connection closing")
 
-// closeRequest is a close frame to send, optionally after one last message.
-// With flush set, the writer first sends what is already queued.
-type closeRequest struct {
-	code    int
-	reason  string
-	message []byte
-	flush   bool
-}
-
-// conn is one WebSocket connection. Its reader goroutine (readLoop) reads,
-// decodes and dispatches; its writer goroutine (writeLoop) is the only one
-// that writes data frames. Other goroutines talk to it only through send,
-// closeWith, requestClose and revoke, which never block.
+// conn is one WebSocket connection. Its reader (run, then serve on its own
+// goroutine) reads, decodes and dispatches. Writing is done by at most one
+// writer goroutine at a time (writeLoop, in writer.go), which runs while
+// the outbound queue has messages and exits when it is empty, so an idle
+// connection holds no writer stack. Other goroutines talk to a conn only
+// through send, closeWith and revoke, which never block.
 type conn struct {
 	h    *Hub
 	ws   *websocket.Conn
 	id   string
 	addr string
-	log  *slog.Logger
 
-	out        chan []byte       // encoded messages for the writer
-	ctrl       chan closeRequest // capacity 1, written once by requestClose
-	closeOnce  sync.Once
-	closed     atomic.Bool   // a close was requested
-	revoked    atomic.Bool   // the session was revoked
-	readerDone chan struct{} // closed when the reader stops
-	writerDone chan struct{} // closed when the writer stops
+	out       chan *outbound // messages for the writer
+	pingTimer *time.Timer    // queues a ping every PingInterval after auth
+	closeOnce sync.Once
+	closed    atomic.Bool // a close was requested
+	revoked   atomic.Bool // the session was revoked
 
 	// actor and device are set by the reader before addActor and not
 	// changed after it.
@@ -66,168 +51,84 @@ type conn struct {
 	errorCount  int
 	errorWindow time.Time
 
-	// mu orders read deadline changes: once closing is set, only the
-	// close timeout applies.
-	mu      sync.Mutex
-	closing bool
+	// mu guards the writer's lifecycle and read deadline changes.
+	mu         sync.Mutex
+	writing    bool          // a writer goroutine is running
+	finished   bool          // the reader ended; no writer starts any more
+	writerExit chan struct{} // closed by the writer that stops after finished was set
+	closeReq   *closeRequest // pending close for the writer
+	closeSent  bool          // a close frame was sent; nothing is written after it
+	failed     bool          // a write failed
+	closing    bool          // only the close timeout applies to reads
 }
 
 func newConn(h *Hub, ws *websocket.Conn, addr string) *conn {
-	id := rand.Text()
 	return &conn{
-		h:          h,
-		ws:         ws,
-		id:         id,
-		addr:       addr,
-		log:        h.log.With("conn", id),
-		out:        make(chan []byte, h.cfg.QueueSize),
-		ctrl:       make(chan closeRequest, 1),
-		readerDone: make(chan struct{}),
-		writerDone: make(chan struct{}),
-		limiter:    rate.NewLimiter(h.cfg.MessageRate, h.cfg.MessageBurst),
+		h:       h,
+		ws:      ws,
+		id:      rand.Text(),
+		addr:    addr,
+		out:     make(chan *outbound, h.cfg.QueueSize),
+		limiter: rate.NewLimiter(h.cfg.MessageRate, h.cfg.MessageBurst),
 	}
 }
 
-// send queues an encoded message without blocking. A full queue closes the
-// connection as a slow consumer; b must not be modified afterwards.
-func (c *conn) send(typ string, b []byte) {
-	if b == nil || c.closed.Load() {
-		c.h.metrics.dropped.Inc()
-		return
+// logger returns a logger with the connection's ids. It is built per call
+// rather than stored, because log lines are rare and an idle connection
+// should hold as little memory as possible. Only the reader may call it,
+// because it reads the actor; other goroutines use writerLogger.
+func (c *conn) logger() *slog.Logger {
+	if c.actor.UserID == "" {
+		return c.h.log.With("conn", c.id)
 	}
-	select {
-	case c.out <- b:
-		c.h.metrics.countSent(typ)
-	default:
-		c.h.metrics.dropped.Inc()
-		c.h.metrics.slowConsumers.Inc()
-		c.log.Warn("closing slow consumer: outbound queue full", "queue", cap(c.out))
-		c.requestClose(closeRequest{code: CloseSlowConsumer, reason: "slow consumer: outbound queue full"})
-	}
+	return c.h.log.With("conn", c.id, "user", c.actor.UserID)
 }
 
-// sendJSON encodes v and queues it.
-func (c *conn) sendJSON(typ string, v any) { c.send(typ, encode(c.log, v)) }
+// writerLogger returns a logger with the connection id, for goroutines
+// other than the reader.
+func (c *conn) writerLogger() *slog.Logger { return c.h.log.With("conn", c.id) }
 
-// closeWith asks the writer to send the messages already queued, then a
-// close frame. Only the first close request has an effect.
-func (c *conn) closeWith(code int, reason string) {
-	c.requestClose(closeRequest{code: code, reason: reason, flush: true})
-}
-
-// requestClose queues req for the writer. Only the first call has an
-// effect; later messages are dropped.
-func (c *conn) requestClose(req closeRequest) {
-	c.closeOnce.Do(func() {
-		c.closed.Store(true)
-		c.ctrl <- req
-	})
-}
-
-// revoke sends session-revoked and closes the connection, dropping what is
-// queued: a revoked session receives nothing more.
-func (c *conn) revoke() {
-	c.revoked.Store(true)
-	b := encode(c.log, SessionRevokedMessage{Header: Header{Type: TypeSessionRevoked}})
-	c.requestClose(closeRequest{code: ClosePolicyViolation, reason: "session revoked", message: b})
-}
-
-// writeLoop writes queued messages and pings until a close request, a write
-// error or the end of the reader.
-func (c *conn) writeLoop() {
-	defer c.h.wg.Done()
-	defer close(c.writerDone)
-	ticker := time.NewTicker(c.h.cfg.PingInterval)
-	defer ticker.Stop()
-
-	for {
-		// A close request wins over queued messages.
-		select {
-		case req := <-c.ctrl:
-			c.writeClose(req)
-			return
-		default:
-		}
-
-		var err error
-		select {
-		case b := <-c.out:
-			err = c.write(b)
-		case req := <-c.ctrl:
-			c.writeClose(req)
-			return
-		case <-ticker.C:
-			err = c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.h.cfg.WriteTimeout))
-		case <-c.readerDone:
-			select {
-			case req := <-c.ctrl:
-				c.writeClose(req)
-			default:
-			}
-			return
-		}
-		if err != nil {
-			c.log.Debug("websocket write failed", "err", err)
-			c.ws.NetConn().Close() // wakes the reader
-			return
-		}
-	}
-}
-
-func (c *conn) write(b []byte) error {
-	if err := c.ws.SetWriteDeadline(time.Now().Add(c.h.cfg.WriteTimeout)); err != nil {
-		return err
-	}
-	return c.ws.WriteMessage(websocket.TextMessage, b)
-}
-
-// writeClose sends the close request, then limits the reader to
-// CloseTimeout for the client's close reply.
-func (c *conn) writeClose(req closeRequest) {
-	for req.flush && len(c.out) > 0 {
-		if err := c.write(<-c.out); err != nil {
-			c.ws.NetConn().Close()
-			return
-		}
-	}
-	if req.message != nil {
-		if err := c.write(req.message); err != nil {
-			c.ws.NetConn().Close()
-			return
-		}
-	}
-	msg := websocket.FormatCloseMessage(req.code, req.reason)
-	if err := c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.h.cfg.WriteTimeout)); err != nil {
-		c.ws.NetConn().Close()
+// run authenticates the client on the calling goroutine, then hands
+// reading to a new goroutine. The idle reader thus starts with a small
+// stack instead of keeping the one that authentication grew.
+func (c *conn) run() {
+	c.ws.SetReadLimit(c.h.cfg.ReadLimit)
+	if err := c.authenticate(); err != nil {
+		c.finish(err)
 		return
 	}
 	c.mu.Lock()
-	c.closing = true
-	c.ws.SetReadDeadline(time.Now().Add(c.h.cfg.CloseTimeout))
-	c.mu.Unlock()
-}
-
-// extendReadDeadline allows PongTimeout of silence from now on, unless the
-// connection is closing.
-func (c *conn) extendReadDeadline() {
-	c.mu.Lock()
-	if !c.closing {
-		c.ws.SetReadDeadline(time.Now().Add(c.h.cfg.PongTimeout))
+	if !c.finished {
+		c.pingTimer = time.AfterFunc(c.h.cfg.PingInterval, c.queuePing)
 	}
 	c.mu.Unlock()
+	go func() { c.finish(c.serve()) }()
 }
 
-// readLoop authenticates the client, serves its messages and tears the
-// connection down when reading ends.
-func (c *conn) readLoop() {
+// finish tears the connection down when reading ends: it waits for the
+// writer, leaves the consultation, unregisters the connection and closes
+// the socket.
+func (c *conn) finish(err error) {
 	defer c.h.wg.Done()
-	err := c.serve()
 	if err != nil && !errors.Is(err, errStop) && !isExpectedClose(err) {
-		c.log.Debug("websocket read ended", "err", err)
+		c.logger().Debug("websocket read ended", "err", err)
 	}
 
-	close(c.readerDone)
-	<-c.writerDone
+	c.mu.Lock()
+	c.finished = true
+	if c.pingTimer != nil {
+		c.pingTimer.Stop()
+	}
+	var wait chan struct{}
+	if c.writing {
+		c.writerExit = make(chan struct{})
+		wait = c.writerExit
+	}
+	c.mu.Unlock()
+	if wait != nil {
+		<-wait
+	}
+
 	c.h.disconnect(c)
 	c.h.removeConn(c)
 	if !isTimeout(err) {
@@ -236,11 +137,8 @@ func (c *conn) readLoop() {
 	c.ws.Close()
 }
 
+// serve reads, decodes and dispatches messages until the connection ends.
 func (c *conn) serve() error {
-	c.ws.SetReadLimit(c.h.cfg.ReadLimit)
-	if err := c.authenticate(); err != nil {
-		return err
-	}
 	c.ws.SetPongHandler(func(string) error {
 		c.extendReadDeadline()
 		return nil
@@ -264,15 +162,6 @@ func (c *conn) serve() error {
 			return err
 		}
 	}
-}
-
-// drain reads and discards what the client still sends, up to
-// maxDrainBytes or CloseTimeout, so that closing the socket does not reset
-// the connection before the client has read the close frame.
-func (c *conn) drain() {
-	netConn := c.ws.NetConn()
-	netConn.SetReadDeadline(time.Now().Add(c.h.cfg.CloseTimeout))
-	io.Copy(io.Discard, io.LimitReader(netConn, maxDrainBytes))
 }
 
 // authenticate reads the auth message, which must come first and within
@@ -321,8 +210,7 @@ func (c *conn) authenticate() error {
 		c.revoke()
 		return errStop
 	}
-	c.log = c.log.With("user", actor.UserID)
-	c.log.Debug("websocket authenticated", "role", actor.Role)
+	c.logger().Debug("websocket authenticated", "role", actor.Role)
 	c.sendJSON(TypeAuthOK, AuthOKMessage{
 		Header:     Header{Type: TypeAuthOK, ID: m.ID},
 		User:       actor.UserID,
@@ -334,7 +222,7 @@ func (c *conn) authenticate() error {
 
 func (c *conn) failAuth(userID, reason string) {
 	c.h.metrics.authFailures.Inc()
-	c.log.Info("websocket authentication failed", "reason", reason)
+	c.logger().Info("websocket authentication failed", "reason", reason)
 	c.h.record(context.Background(), audit.Event{
 		Type:    "signaling.auth",
 		ActorID: userID,
@@ -424,7 +312,7 @@ func (c *conn) reject(typ, id string, re *requestError) error {
 	if c.errorCount <= c.h.cfg.ErrorLimit {
 		return nil
 	}
-	c.log.Warn("closing connection after repeated errors", "errors", c.errorCount, "last", re.code)
+	c.logger().Warn("closing connection after repeated errors", "errors", c.errorCount, "last", re.code)
 	if re.code == CodeRateLimited {
 		c.closeWith(CloseRateLimited, "message rate limit exceeded")
 	} else {

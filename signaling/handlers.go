@@ -68,7 +68,7 @@ func (c *conn) handleJoin(m *JoinMessage) error {
 	if p.admitted.Load() {
 		state = StateAdmitted
 	}
-	c.log.Info("participant joined", "consultation", r.id, "participant", p.id, "state", state, "resumed", resumed)
+	c.logger().Info("participant joined", "consultation", r.id, "participant", p.id, "state", state, "resumed", resumed)
 	c.h.recordRoom(c, "room.join", r.id, p, map[string]string{"state": state, "resumed": boolString(resumed)})
 	return nil
 }
@@ -142,7 +142,7 @@ func (c *conn) joinDenied(consultation string, err error) error {
 		reason, re = "outside-window", errOutsideWindow
 	case errors.Is(err, ErrNotFound):
 	default:
-		c.log.Error("authorize consultation join", "consultation", consultation, "err", err)
+		c.logger().Error("authorize consultation join", "consultation", consultation, "err", err)
 		reason, outcome, re = "error", audit.OutcomeFailure, errInternal
 	}
 	c.h.record(context.Background(), audit.Event{
@@ -173,7 +173,7 @@ func (c *conn) handleLeave(m *LeaveMessage) error {
 	r.mu.Unlock()
 
 	c.h.finishRemoval(r, p, changed, empty)
-	c.log.Info("participant left", "consultation", r.id, "participant", p.id)
+	c.logger().Info("participant left", "consultation", r.id, "participant", p.id)
 	c.h.recordRoom(c, "room.leave", r.id, p, map[string]string{"reason": LeftReasonLeft})
 	c.ack(m.Header)
 	return nil
@@ -231,7 +231,7 @@ func (c *conn) handleAdmit(m *AdmitMessage) error {
 	if changed {
 		r.syncStatus()
 	}
-	c.log.Info("participant admitted", "consultation", r.id, "participant", p.id)
+	c.logger().Info("participant admitted", "consultation", r.id, "participant", p.id)
 	c.h.recordRoom(c, "room.admit", r.id, p, map[string]string{"user": p.userID})
 	c.ack(m.Header)
 	return nil
@@ -255,7 +255,7 @@ func (c *conn) handleDeny(m *DenyMessage) error {
 	r.mu.Unlock()
 
 	c.h.finishRemoval(r, p, changed, empty)
-	c.log.Info("participant denied", "consultation", r.id, "participant", p.id)
+	c.logger().Info("participant denied", "consultation", r.id, "participant", p.id)
 	c.h.recordRoom(c, "room.deny", r.id, p, map[string]string{"user": p.userID})
 	c.ack(m.Header)
 	return nil
@@ -280,7 +280,7 @@ func (c *conn) handleRemove(m *RemoveMessage) error {
 	r.mu.Unlock()
 
 	c.h.finishRemoval(r, p, changed, empty)
-	c.log.Info("participant removed", "consultation", r.id, "participant", p.id)
+	c.logger().Info("participant removed", "consultation", r.id, "participant", p.id)
 	c.h.recordRoom(c, "room.remove", r.id, p, map[string]string{"user": p.userID})
 	c.ack(m.Header)
 	return nil

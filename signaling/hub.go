@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,8 +44,8 @@ type Hub struct {
 
 	mu        sync.Mutex
 	conns     map[*conn]struct{} // every open connection
-	byUser    map[string]map[*conn]struct{}
-	bySession map[string]map[*conn]struct{}
+	byUser    map[string][]*conn // authenticated connections; slices are small
+	bySession map[string][]*conn
 	admins    map[*conn]struct{}
 	rooms     map[string]*room
 	// revoked records when sessions and users were revoked, so that a
@@ -71,8 +72,8 @@ func New(cfg Config) (*Hub, error) {
 		metrics:         m,
 		origins:         make(map[string]bool),
 		conns:           make(map[*conn]struct{}),
-		byUser:          make(map[string]map[*conn]struct{}),
-		bySession:       make(map[string]map[*conn]struct{}),
+		byUser:          make(map[string][]*conn),
+		bySession:       make(map[string][]*conn),
 		admins:          make(map[*conn]struct{}),
 		rooms:           make(map[string]*room),
 		revokedSessions: make(map[string]time.Time),
@@ -133,8 +134,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ws.Close()
 		return
 	}
-	go c.writeLoop()
-	go c.readLoop()
+	c.run()
 }
 
 func (h *Hub) originAllowed(r *http.Request) bool {
@@ -172,8 +172,8 @@ func clientAddress(r *http.Request) string {
 	return host
 }
 
-// addConn registers a new connection and accounts for its two goroutines,
-// unless the hub is shutting down.
+// addConn registers a new connection and accounts for its reader, unless
+// the hub is shutting down. Writer goroutines add themselves.
 func (h *Hub) addConn(c *conn) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -181,7 +181,7 @@ func (h *Hub) addConn(c *conn) bool {
 		return false
 	}
 	h.conns[c] = struct{}{}
-	h.wg.Add(2)
+	h.wg.Add(1)
 	h.metrics.connections.Inc()
 	return true
 }
@@ -203,8 +203,8 @@ func (h *Hub) addActor(c *conn, authStart time.Time) bool {
 	if t, ok := h.revokedUsers[a.UserID]; ok && !t.Before(authStart) {
 		return false
 	}
-	addToIndex(h.byUser, a.UserID, c)
-	addToIndex(h.bySession, a.SessionID, c)
+	h.byUser[a.UserID] = append(h.byUser[a.UserID], c)
+	h.bySession[a.SessionID] = append(h.bySession[a.SessionID], c)
 	if a.Role == policy.RoleAdmin {
 		h.admins[c] = struct{}{}
 	}
@@ -224,36 +224,30 @@ func (h *Hub) removeConn(c *conn) {
 	h.metrics.connections.Dec()
 }
 
-func addToIndex(index map[string]map[*conn]struct{}, key string, c *conn) {
-	set := index[key]
-	if set == nil {
-		set = make(map[*conn]struct{}, 1)
-		index[key] = set
-	}
-	set[c] = struct{}{}
-}
-
-func removeFromIndex(index map[string]map[*conn]struct{}, key string, c *conn) {
-	set := index[key]
-	delete(set, c)
-	if len(set) == 0 {
+// removeFromIndex deletes c from the slice at key, and the key when the
+// slice becomes empty.
+func removeFromIndex(index map[string][]*conn, key string, c *conn) {
+	conns := slices.DeleteFunc(index[key], func(x *conn) bool { return x == c })
+	if len(conns) == 0 {
 		delete(index, key)
+		return
 	}
+	index[key] = conns
 }
 
 // NotifyMessage pushes the ids of a new message to every online device of
 // userIDs. It never blocks on a connection.
 func (h *Hub) NotifyMessage(userIDs []string, conversationID, messageID string) {
-	b := encode(h.log, NewMessageNotification{
+	m := &outbound{typ: TypeMessage, data: encode(h.log, NewMessageNotification{
 		Header:       Header{Type: TypeMessage},
 		Conversation: conversationID,
 		Message:      messageID,
-	})
+	})}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, u := range userIDs {
-		for c := range h.byUser[u] {
-			c.send(TypeMessage, b)
+		for _, c := range h.byUser[u] {
+			c.send(m)
 		}
 	}
 }
@@ -261,11 +255,11 @@ func (h *Hub) NotifyMessage(userIDs []string, conversationID, messageID string) 
 // NotifyAdmins pushes a to every connection of an administrator. It never
 // blocks on a connection.
 func (h *Hub) NotifyAdmins(a Alert) {
-	b := encode(h.log, AlertMessage{Header: Header{Type: TypeAlert}, Alert: a})
+	m := &outbound{typ: TypeAlert, data: encode(h.log, AlertMessage{Header: Header{Type: TypeAlert}, Alert: a})}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.admins {
-		c.send(TypeAlert, b)
+		c.send(m)
 	}
 }
 
@@ -278,7 +272,7 @@ func (h *Hub) RevokeSession(sessionID string) {
 	now := time.Now()
 	h.pruneRevokedLocked(now)
 	h.revokedSessions[sessionID] = now
-	for c := range h.bySession[sessionID] {
+	for _, c := range h.bySession[sessionID] {
 		c.revoke()
 	}
 }
@@ -290,7 +284,7 @@ func (h *Hub) RevokeUser(userID string) {
 	now := time.Now()
 	h.pruneRevokedLocked(now)
 	h.revokedUsers[userID] = now
-	for c := range h.byUser[userID] {
+	for _, c := range h.byUser[userID] {
 		c.revoke()
 	}
 }

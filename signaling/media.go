@@ -122,7 +122,7 @@ func (c *conn) handleOffer(m *OfferMessage) error {
 	return c.withPeer(func(peer MediaPeer) error {
 		answer, err := peer.HandleOffer(m.SDP)
 		if err != nil {
-			c.log.Warn("media rejected offer", "err", err)
+			c.logger().Warn("media rejected offer", "err", err)
 			return errMediaFailed
 		}
 		c.sendJSON(TypeAnswer, AnswerMessage{Header: Header{Type: TypeAnswer, ID: m.ID}, SDP: answer})
@@ -134,7 +134,7 @@ func (c *conn) handleOffer(m *OfferMessage) error {
 func (c *conn) handleAnswer(m *AnswerMessage) error {
 	return c.withPeer(func(peer MediaPeer) error {
 		if err := peer.HandleAnswer(m.SDP); err != nil {
-			c.log.Warn("media rejected answer", "err", err)
+			c.logger().Warn("media rejected answer", "err", err)
 			return errMediaFailed
 		}
 		c.ack(m.Header)
@@ -147,7 +147,7 @@ func (c *conn) handleAnswer(m *AnswerMessage) error {
 func (c *conn) handleCandidate(m *CandidateMessage) error {
 	return c.withPeer(func(peer MediaPeer) error {
 		if err := peer.AddICECandidate(m.Candidate); err != nil {
-			c.log.Warn("media rejected candidate", "err", err)
+			c.logger().Warn("media rejected candidate", "err", err)
 			return errMediaFailed
 		}
 		c.ack(m.Header)

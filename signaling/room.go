@@ -222,7 +222,7 @@ func (h *Hub) disconnect(c *conn) {
 	})
 	r.mu.Unlock()
 	h.closeMedia(p)
-	c.log.Info("participant disconnected: waiting for resume", "consultation", r.id, "participant", p.id)
+	c.logger().Info("participant disconnected: waiting for resume", "consultation", r.id, "participant", p.id)
 }
 
 // expire removes a participant whose grace period ended without a resume.
@@ -331,16 +331,16 @@ func isHost(p *participant) bool     { return p.host && p.admitted.Load() }
 // broadcastLocked encodes v once and queues it to every connected
 // participant that match accepts, except skip.
 func (r *room) broadcastLocked(typ string, v any, skip *participant, match func(*participant) bool) {
-	var b []byte
+	var m *outbound
 	for _, p := range r.participants {
 		c := p.conn.Load()
 		if p == skip || c == nil || !match(p) {
 			continue
 		}
-		if b == nil {
-			b = encode(r.h.log, v)
+		if m == nil {
+			m = &outbound{typ: typ, data: encode(r.h.log, v)}
 		}
-		c.send(typ, b)
+		c.send(m)
 	}
 }
 
