@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +19,9 @@ type Router struct {
 	mux      *http.ServeMux
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+
+	mu       sync.Mutex
+	patterns []string
 }
 
 // NewRouter returns a Router that registers its metrics on reg; a nil reg
@@ -43,6 +48,17 @@ func NewRouter(reg prometheus.Registerer) *Router {
 // Handle registers h for pattern.
 func (rt *Router) Handle(pattern string, h http.Handler) {
 	rt.mux.Handle(pattern, rt.instrument(pattern, h))
+	rt.mu.Lock()
+	rt.patterns = append(rt.patterns, pattern)
+	rt.mu.Unlock()
+}
+
+// Patterns returns the registered patterns in registration order, so that
+// tests can require every route to be covered. The caller owns the slice.
+func (rt *Router) Patterns() []string {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return slices.Clone(rt.patterns)
 }
 
 // HandleFunc registers f for pattern.

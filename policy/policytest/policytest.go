@@ -36,6 +36,11 @@ type Attempt struct {
 	Path string
 	// Body is sent as JSON when not nil.
 	Body any
+	// RawBody, when not nil, is sent as it is instead of Body; set its
+	// Content-Type in Header.
+	RawBody []byte
+	// Header holds extra request headers, such as a device id.
+	Header http.Header
 	// Call, when set, replaces the HTTP request. Its error is rendered
 	// with api.WriteError, so it is compared exactly like a response.
 	Call func(ctx context.Context, actor policy.Actor) error
@@ -78,6 +83,12 @@ type Matrix struct {
 	Resolver policy.Resolver
 	// Actions, when set, must each be covered by at least one case.
 	Actions []policy.Action
+	// Authenticate, when set, replaces the injected actor: it adds the
+	// credentials of actor's session to req, such as the bearer token of a
+	// real session, so that the handler's own authentication runs.
+	// NewActor must then return actors whose sessions it knows, for staff
+	// also with SecondFactor false.
+	Authenticate func(t *testing.T, req *http.Request, actor policy.Actor)
 }
 
 // Scenarios are the relations Run requests from Build, in order: none first.
@@ -92,12 +103,14 @@ const actorHeader = "X-Policytest-Actor"
 // server is the loopback server with the actor-injecting middleware.
 type server struct {
 	*httptest.Server
+	authenticate func(t *testing.T, req *http.Request, actor policy.Actor)
+
 	mu     sync.Mutex
 	actors map[string]policy.Actor
 }
 
-func newServer(h http.Handler) *server {
-	s := &server{actors: map[string]policy.Actor{}}
+func newServer(h http.Handler, authenticate func(*testing.T, *http.Request, policy.Actor)) *server {
+	s := &server{actors: map[string]policy.Actor{}, authenticate: authenticate}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		actor, ok := s.actors[r.Header.Get(actorHeader)]
@@ -131,7 +144,10 @@ func (s *server) do(t *testing.T, a Attempt, actor policy.Actor) Result {
 		return Result{Status: rec.Code, Body: rec.Body.Bytes()}
 	}
 	var body io.Reader
-	if a.Body != nil {
+	switch {
+	case a.RawBody != nil:
+		body = bytes.NewReader(a.RawBody)
+	case a.Body != nil:
 		raw, err := json.Marshal(a.Body)
 		if err != nil {
 			t.Fatalf("encode body of %s %s: %v", a.Method, a.Path, err)
@@ -142,10 +158,17 @@ func (s *server) do(t *testing.T, a Attempt, actor policy.Actor) Result {
 	if err != nil {
 		t.Fatalf("request %s %s: %v", a.Method, a.Path, err)
 	}
-	if a.Body != nil {
+	if a.Body != nil && a.RawBody == nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if !actor.Anonymous() {
+	for k, v := range a.Header {
+		req.Header[k] = v
+	}
+	switch {
+	case actor.Anonymous():
+	case s.authenticate != nil:
+		s.authenticate(t, req, actor)
+	default:
 		handle := rand.Text()
 		s.mu.Lock()
 		s.actors[handle] = actor

@@ -30,7 +30,7 @@ func Run(t *testing.T, m Matrix) Stats {
 	if newActor == nil {
 		newActor = DefaultActor
 	}
-	srv := newServer(m.Handler)
+	srv := newServer(m.Handler, m.Authenticate)
 	defer srv.Close()
 
 	var stats Stats
