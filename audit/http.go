@@ -21,7 +21,8 @@ const (
 
 // Register adds the admin endpoints of the audit log and alerts to rt
 // (docs/api.md, "Audit"). Every endpoint requires an administrator signed
-// in with a second factor.
+// in with a second factor (policy.ActionAuditRead, ActionAlertRead and
+// ActionAlertAck).
 func (l *Log) Register(rt *api.Router) {
 	rt.HandleFunc("GET /api/v1/admin/alerts", l.handleListAlerts)
 	rt.HandleFunc("POST /api/v1/admin/alerts/{id}/ack", l.handleAckAlert)
@@ -30,29 +31,25 @@ func (l *Log) Register(rt *api.Router) {
 }
 
 // authorize is the single access decision for every endpoint of this
-// package: an administrator whose session passed a second factor.
-//
-// TODO(audit): replace with the clinic access policy once it decides
-// admin actions, keeping this function as the one call site.
-func authorize(a policy.Actor, authenticated bool) error {
-	switch {
-	case !authenticated:
-		return api.Unauthorized()
-	case a.Role != policy.RoleAdmin:
-		return api.Forbidden("only administrators may read the audit log and alerts")
-	case !a.SecondFactor:
-		return api.Forbidden("sign in again with your second factor to read the audit log and alerts")
+// package: the access policy's rule for action on the audit log or the
+// alerts, a collection that only administrators with a second factor
+// reach. Denials answer api.Unauthorized, policy.SecondFactorError or
+// policy.ForbiddenError, the same bodies as every other route.
+func authorize(a policy.Actor, action policy.Action) error {
+	kind := policy.KindAudit
+	if action != policy.ActionAuditRead {
+		kind = policy.KindAlert
 	}
-	return nil
+	return policy.Decide(a, action, policy.Resource{Kind: kind}, policy.RelNone).Err()
 }
 
 // admit runs authorize for r and, when it denies, records the attempt as
-// an event of type action with outcome denied and writes the error.
-func (l *Log) admit(w http.ResponseWriter, r *http.Request, action string) (policy.Actor, bool) {
-	a, ok := policy.ActorFrom(r.Context())
-	if err := authorize(a, ok); err != nil {
+// an event of type eventType with outcome denied and writes the error.
+func (l *Log) admit(w http.ResponseWriter, r *http.Request, action policy.Action, eventType string) (policy.Actor, bool) {
+	a, _ := policy.ActorFrom(r.Context())
+	if err := authorize(a, action); err != nil {
 		l.Record(r.Context(), Event{
-			Type: action, ActorID: a.UserID, Address: api.ClientAddr(r), Outcome: OutcomeDenied,
+			Type: eventType, ActorID: a.UserID, Address: api.ClientAddr(r), Outcome: OutcomeDenied,
 		})
 		api.WriteError(w, r, l.log, err)
 		return policy.Actor{}, false
@@ -68,7 +65,7 @@ type alertList struct {
 }
 
 func (l *Log) handleListAlerts(w http.ResponseWriter, r *http.Request) {
-	if _, ok := l.admit(w, r, TypeAlertList); !ok {
+	if _, ok := l.admit(w, r, policy.ActionAlertRead, TypeAlertList); !ok {
 		return
 	}
 
@@ -106,7 +103,7 @@ func (l *Log) handleListAlerts(w http.ResponseWriter, r *http.Request) {
 }
 
 func (l *Log) handleAckAlert(w http.ResponseWriter, r *http.Request) {
-	actor, ok := l.admit(w, r, TypeAlertAck)
+	actor, ok := l.admit(w, r, policy.ActionAlertAck, TypeAlertAck)
 	if !ok {
 		return
 	}
@@ -143,7 +140,7 @@ func (l *Log) handleAckAlert(w http.ResponseWriter, r *http.Request) {
 }
 
 func (l *Log) handleReadAudit(w http.ResponseWriter, r *http.Request) {
-	actor, ok := l.admit(w, r, TypeAuditRead)
+	actor, ok := l.admit(w, r, policy.ActionAuditRead, TypeAuditRead)
 	if !ok {
 		return
 	}
@@ -188,7 +185,7 @@ func (l *Log) handleReadAudit(w http.ResponseWriter, r *http.Request) {
 // raises the audit_export alert. An export that fails midway aborts the
 // connection, so the client sees an error rather than a short file.
 func (l *Log) handleExportAudit(w http.ResponseWriter, r *http.Request) {
-	actor, ok := l.admit(w, r, TypeAuditExport)
+	actor, ok := l.admit(w, r, policy.ActionAuditRead, TypeAuditExport)
 	if !ok {
 		return
 	}

@@ -92,12 +92,13 @@ func TestAdminEndpointsDenyByDefault(t *testing.T) {
 		name   string
 		actor  *policy.Actor
 		status int
+		code   string
 	}{
-		{"anonymous", nil, http.StatusUnauthorized},
-		{"patient", patient, http.StatusForbidden},
-		{"clinician", clinician, http.StatusForbidden},
-		{"admin without second factor", adminWithout2FA, http.StatusForbidden},
-		{"admin with second factor", adminWith2FA, http.StatusOK},
+		{"anonymous", nil, http.StatusUnauthorized, "unauthenticated"},
+		{"patient", patient, http.StatusForbidden, "forbidden"},
+		{"clinician", clinician, http.StatusForbidden, "forbidden"},
+		{"admin without second factor", adminWithout2FA, http.StatusForbidden, "second_factor_required"},
+		{"admin with second factor", adminWith2FA, http.StatusOK, ""},
 	}
 	for _, rt := range routes {
 		for _, c := range callers {
@@ -105,6 +106,11 @@ func TestAdminEndpointsDenyByDefault(t *testing.T) {
 				w := f.do(t, c.actor, rt.method, rt.path, "")
 				if w.Code != c.status {
 					t.Errorf("got status %d, want %d: %s", w.Code, c.status, w.Body.String())
+				}
+				if c.code != "" {
+					if got := errorCode(t, w); got != c.code {
+						t.Errorf("got code %q, want %q", got, c.code)
+					}
 				}
 			})
 		}

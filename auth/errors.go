@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bedside-health/bedside/api"
+	"github.com/bedside-health/bedside/policy"
 	"github.com/bedside-health/bedside/store"
 )
 
@@ -136,13 +137,9 @@ func toAPIError(w http.ResponseWriter, err error) error {
 	case errors.Is(err, ErrAccountDisabled):
 		return api.Forbidden("this account is disabled; contact the clinic's administrator")
 	case errors.Is(err, ErrSecondFactorRequired):
-		return &api.Error{
-			Status:  http.StatusForbidden,
-			Code:    "second_factor_required",
-			Message: "staff accounts must enroll and use a second factor first: POST /api/v1/me/totp",
-		}
+		return policy.SecondFactorError()
 	case errors.Is(err, ErrForbidden):
-		return api.Forbidden("your role does not allow this operation")
+		return policy.ForbiddenError()
 	case errors.Is(err, ErrCodeInvalid):
 		return &api.Error{
 			Status:  http.StatusUnauthorized,

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/bedside-health/bedside/api"
+	"github.com/bedside-health/bedside/policy"
 )
 
 // maxAuthBody bounds the JSON bodies of this package's endpoints; the
@@ -119,7 +120,7 @@ func (s *Service) handleLoginSecondFactor(w http.ResponseWriter, r *http.Request
 }
 
 func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
-	actor, err := RequireSession(r)
+	actor, err := authorizeSelf(r, policy.ActionAccountUpdateSelf)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -129,7 +130,7 @@ func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) handleSessions(w http.ResponseWriter, r *http.Request) {
-	actor, err := RequireSession(r)
+	actor, err := authorizeSelf(r, policy.ActionAccountReadSelf)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -143,7 +144,7 @@ func (s *Service) handleSessions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) handleRevokeSession(w http.ResponseWriter, r *http.Request) {
-	actor, err := RequireSession(r)
+	actor, err := authorizeSelf(r, policy.ActionAccountUpdateSelf)
 	if err != nil {
 		s.fail(w, r, err)
 		return

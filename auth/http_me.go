@@ -4,10 +4,11 @@ import (
 	"net/http"
 
 	"github.com/bedside-health/bedside/api"
+	"github.com/bedside-health/bedside/policy"
 )
 
 func (s *Service) handleMe(w http.ResponseWriter, r *http.Request) {
-	actor, err := RequireSession(r)
+	actor, err := authorizeSelf(r, policy.ActionAccountReadSelf)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -30,7 +31,7 @@ type changePasswordRequest struct {
 }
 
 func (s *Service) handleChangePassword(w http.ResponseWriter, r *http.Request) {
-	actor, err := RequireActor(r)
+	actor, err := authorizeSelf(r, policy.ActionAccountUpdateSelf)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -49,7 +50,7 @@ func (s *Service) handleChangePassword(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) handleStartTOTP(w http.ResponseWriter, r *http.Request) {
-	actor, err := RequireSession(r)
+	actor, err := authorizeSelf(r, policy.ActionAccountUpdateSelf)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -67,7 +68,7 @@ type confirmTOTPRequest struct {
 }
 
 func (s *Service) handleConfirmTOTP(w http.ResponseWriter, r *http.Request) {
-	actor, err := RequireSession(r)
+	actor, err := authorizeSelf(r, policy.ActionAccountUpdateSelf)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -27,18 +27,6 @@ func (i Invitation) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("account", i.AccountID), slog.String("role", string(i.Role)))
 }
 
-// mayInvite reports whether inviter may invite an account of role: staff
-// accounts only by administrators, patients also by clinicians and nurses.
-func mayInvite(inviter policy.Role, role policy.Role) bool {
-	switch inviter {
-	case policy.RoleAdmin:
-		return true
-	case policy.RoleClinician, policy.RoleNurse:
-		return role == policy.RolePatient
-	}
-	return false
-}
-
 // CreateUser creates an account in status invited and returns its
 // one-time enrollment token, valid for Config.InvitationTTL. The operator
 // command that creates the first administrator uses it; it checks no
@@ -47,21 +35,25 @@ func (s *Service) CreateUser(ctx context.Context, email string, role policy.Role
 	return s.invite(ctx, "", email, role, displayName)
 }
 
-// Invite creates an invitation on behalf of inviter, who must have a
-// second factor if staff. An email address whose account is still invited
-// with the same role gets a new token, which retires the old one.
+// Invite creates an invitation on behalf of inviter if the access policy
+// grants policy.ActionInvitationCreate for role: staff accounts only by
+// administrators, patients also by clinicians and nurses, and staff only
+// with a second factor. A denial returns the policy's *api.Error. An email
+// address whose account is still invited with the same role gets a new
+// token, which retires the old one.
 func (s *Service) Invite(ctx context.Context, inviter policy.Actor, email string, role policy.Role,
 	displayName string,
 ) (Invitation, error) {
-	if !SecondFactorSatisfied(inviter) {
-		return Invitation{}, ErrSecondFactorRequired
-	}
-	if !mayInvite(inviter.Role, role) {
-		s.record(ctx, audit.Event{
-			Type: "auth.invitation.create", ActorID: inviter.UserID, Outcome: audit.OutcomeDenied,
-			Detail: map[string]string{"role": string(role)},
-		})
-		return Invitation{}, ErrForbidden
+	res := policy.Resource{Kind: policy.KindInvitation, Role: role}
+	d := policy.Decide(inviter, policy.ActionInvitationCreate, res, policy.RelNone)
+	if !d.Allowed {
+		if !errors.Is(d.Reason, policy.ErrSecondFactor) && !errors.Is(d.Reason, policy.ErrUnauthenticated) {
+			s.record(ctx, audit.Event{
+				Type: "auth.invitation.create", ActorID: inviter.UserID, Outcome: audit.OutcomeDenied,
+				Detail: map[string]string{"role": string(role)},
+			})
+		}
+		return Invitation{}, d.Err()
 	}
 	inv, err := s.invite(ctx, inviter.UserID, email, role, displayName)
 	if err != nil {

@@ -94,15 +94,29 @@ func RequireSession(r *http.Request) (policy.Actor, error) {
 	return a, nil
 }
 
-// RequireAdmin returns the Actor when it is an administrator with a
-// second factor, and an *api.Error otherwise.
-func RequireAdmin(r *http.Request) (policy.Actor, error) {
-	a, err := RequireActor(r)
-	if err != nil {
-		return a, err
+// authorizeSelf returns the Actor of the request when the access policy
+// grants action on the actor's own account: account.read-self and
+// account.update-self, which every signed-in role may use, staff also
+// before enrolling a second factor. An anonymous request gets
+// api.Unauthorized.
+func authorizeSelf(r *http.Request, action policy.Action) (policy.Actor, error) {
+	a, _ := policy.ActorFrom(r.Context())
+	if err := policy.Decide(a, action, policy.Account(a.UserID), policy.RelOwner).Err(); err != nil {
+		return policy.Actor{}, err
 	}
-	if a.Role != policy.RoleAdmin {
-		return policy.Actor{}, api.Forbidden("only administrators may manage accounts")
+	return a, nil
+}
+
+// RequireAdmin returns the Actor when the access policy lets it manage
+// accounts (policy.ActionAccountManage): an administrator with a second
+// factor. The account administration routes act on the collection of all
+// accounts, so every other role gets the same 403 whatever the id in the
+// path, and no id is looked up before the decision.
+func RequireAdmin(r *http.Request) (policy.Actor, error) {
+	a, _ := policy.ActorFrom(r.Context())
+	res := policy.Resource{Kind: policy.KindAccount, ID: r.PathValue("id")}
+	if err := policy.Decide(a, policy.ActionAccountManage, res, policy.RelNone).Err(); err != nil {
+		return policy.Actor{}, err
 	}
 	return a, nil
 }
