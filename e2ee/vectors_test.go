@@ -334,3 +334,36 @@ func TestReplayVectors(t *testing.T) {
 		t.Fatalf("restored state: got %x, want %x", again, state)
 	}
 }
+
+// TestMutationVectors applies each edit of mutations.json to its base
+// message and requires the outcomes the file records.
+func TestMutationVectors(t *testing.T) {
+	var messages vectors.MessagesFile
+	loadJSON(t, "messages.json", &messages)
+	var f vectors.MutationsFile
+	loadJSON(t, "mutations.json", &f)
+	var base []byte
+	for _, v := range messages.Vectors {
+		if v.Name == f.Base {
+			base = v.Sealed
+		}
+	}
+	if base == nil || len(f.Mutations) < 1000 {
+		t.Fatalf("base %q or mutations missing (%d)", f.Base, len(f.Mutations))
+	}
+	recipient, err := messages.Devices[f.Recipient].Keys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, mu := range f.Mutations {
+		mutated, err := mu.Apply(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		server, got := vectors.Outcome(mutated, messages.Devices[f.Sender], recipient)
+		if server != mu.ServerExpect || got != mu.Expect {
+			t.Errorf("mutation %d (%s at %d bit %d): got %s/%s, want %s/%s",
+				i, mu.Op, mu.At, mu.Bit, server, got, mu.ServerExpect, mu.Expect)
+		}
+	}
+}

@@ -27,6 +27,7 @@ import (
 // Files lists the generated file names, in generation order.
 var Files = []string{
 	"messages.json",
+	"mutations.json",
 	"devices.json",
 	"attachments.json",
 	"payloads.json",
@@ -53,10 +54,15 @@ func Generate() (map[string][]byte, error) {
 		"rfc9180.json":     func(*keySet) (any, error) { return rfc9180File(), nil },
 	}
 	out := make(map[string][]byte, len(Files))
+	var messages MessagesFile
+	builders["mutations.json"] = func(ks *keySet) (any, error) { return buildMutations(ks, messages) }
 	for _, name := range Files {
 		v, err := builders[name](keys)
 		if err != nil {
 			return nil, fmt.Errorf("generate %s: %w", name, err)
+		}
+		if mf, ok := v.(MessagesFile); ok {
+			messages = mf
 		}
 		b, err := encodeJSON(v)
 		if err != nil {
