@@ -185,8 +185,21 @@ export async function launchBrowser() {
 
 // newPage opens a page in a fresh context (its own storage, so its own
 // IndexedDB device keys) and records console errors and CSP violations.
-export async function newPage(browser, name, viewport) {
+//
+// relayOnly limits the page's peer connections to TURN relay candidates,
+// which is what a network that blocks the media port leaves.
+export async function newPage(browser, name, viewport, { relayOnly = false } = {}) {
   const context = await browser.newContext({ viewport, permissions: ['camera', 'microphone'] });
+  if (relayOnly) {
+    await context.addInitScript(() => {
+      const Native = window.RTCPeerConnection;
+      window.RTCPeerConnection = class extends Native {
+        constructor(config = {}) {
+          super({ ...config, iceTransportPolicy: 'relay' });
+        }
+      };
+    });
+  }
   const page = await context.newPage();
   page.problems = [];
   page.on('console', (msg) => {
