@@ -5,7 +5,11 @@
 // All randomness comes from ChaCha8 streams seeded from fixed labels, so
 // every byte is reproducible except the HPKE encapsulated keys and envelope
 // ciphertexts: crypto/hpke draws its ephemeral keys from its own generator.
-// Message vectors list those byte ranges in "hpke_ranges".
+// Go 1.26 can make that generator deterministic only inside a test
+// (testing/cryptotest.SetGlobalRandom), and its documentation warns that the
+// way crypto packages consume randomness may change between releases. So
+// message vectors list the HPKE byte ranges in "hpke_ranges" instead, and
+// carry the recipients' private keys so that any implementation can open them.
 //
 // Malicious-sender vectors (bad padding, wrong key commitment) are built by
 // craftMessage, a second implementation of the sealing steps written from
