@@ -38,9 +38,14 @@ func testConfig() Config {
 
 // startSFU starts an SFU closed at cleanup, after which no goroutine may
 // remain. Call it first in a test so the leak check runs last.
-func startSFU(t *testing.T, mutate func(*Config)) *SFU {
+func startSFU(t testing.TB, mutate func(*Config)) *SFU {
 	t.Helper()
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	var opts []goleak.Option
+	if _, ok := t.(*testing.B); ok {
+		// The benchmark runner's own goroutines are alive during the run.
+		opts = append(opts, goleak.IgnoreCurrent())
+	}
+	t.Cleanup(func() { goleak.VerifyNone(t, opts...) })
 	cfg := testConfig()
 	if mutate != nil {
 		mutate(&cfg)
@@ -57,7 +62,7 @@ func startSFU(t *testing.T, mutate func(*Config)) *SFU {
 	return s
 }
 
-func testContext(t *testing.T, d time.Duration) context.Context {
+func testContext(t testing.TB, d time.Duration) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
@@ -65,7 +70,7 @@ func testContext(t *testing.T, d time.Duration) context.Context {
 }
 
 // waitFor polls cond until it holds or ctx ends.
-func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
+func waitFor(ctx context.Context, t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
@@ -95,7 +100,7 @@ type message struct {
 // client is a Pion WebRTC client on loopback that talks to one Peer through
 // an in-process signaling queue with the ordering a WebSocket would give.
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	name string
 	pc   *webrtc.PeerConnection
 	peer *Peer
@@ -109,6 +114,8 @@ type client struct {
 	pending  []webrtc.ICECandidateInit
 
 	received sync.Map // track ID -> *trackStats
+	// countOnly, when set, also counts every received packet (benchmarks).
+	countOnly *atomic.Int64
 	plis     atomic.Int32
 	done     chan struct{}
 	wg       sync.WaitGroup
@@ -144,7 +151,7 @@ func (c *client) enqueue(m *message) {
 	}
 }
 
-func clientAPI(t *testing.T, mutate func(*webrtc.SettingEngine)) *webrtc.API {
+func clientAPI(t testing.TB, mutate func(*webrtc.SettingEngine)) *webrtc.API {
 	t.Helper()
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
@@ -167,7 +174,7 @@ func clientAPI(t *testing.T, mutate func(*webrtc.SettingEngine)) *webrtc.API {
 }
 
 // newClient creates a client PeerConnection and joins it to roomID.
-func newClient(t *testing.T, s *SFU, roomID, name string, api *webrtc.API, conf webrtc.Configuration) *client {
+func newClient(t testing.TB, s *SFU, roomID, name string, api *webrtc.API, conf webrtc.Configuration) *client {
 	t.Helper()
 	if api == nil {
 		api = clientAPI(t, nil)
@@ -357,6 +364,9 @@ func (c *client) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 				return
 			}
 			st.packets.Add(1)
+			if c.countOnly != nil {
+				c.countOnly.Add(1)
+			}
 			if isVP8 && isVP8Keyframe(pkt) {
 				st.keyframes.Add(1)
 			}
@@ -407,7 +417,7 @@ var (
 
 // publish adds a VP8 and an Opus track named after the client and starts
 // writing frames. It does not negotiate.
-func (c *client) publish(t *testing.T, withAudio bool) *publisher {
+func (c *client) publish(t testing.TB, withAudio bool) *publisher {
 	t.Helper()
 	p := &publisher{c: c, stop: make(chan struct{})}
 	var err error
