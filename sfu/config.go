@@ -23,6 +23,7 @@ const (
 	DefaultICEKeepaliveInterval    = time.Second
 	DefaultConnectTimeout          = 30 * time.Second
 	DefaultNegotiationDelay        = 50 * time.Millisecond
+	DefaultAnswerTimeout           = 15 * time.Second
 	DefaultTURNCredentialTTL       = 6 * time.Hour
 
 	// MaxSDPBytes bounds a session description accepted from a client.
@@ -82,6 +83,9 @@ type Config struct {
 	// NegotiationDelay is how long the SFU gathers track changes before it
 	// sends one renegotiation offer.
 	NegotiationDelay time.Duration
+	// AnswerTimeout drops a peer that has not answered an SFU offer this long
+	// after it was sent.
+	AnswerTimeout time.Duration
 	// KeyframeInterval is the minimum time between two keyframe requests
 	// (PLI) sent to a publisher for one track. Default keyframe.DefaultInterval.
 	KeyframeInterval time.Duration
@@ -146,6 +150,7 @@ func (c *Config) applyDefaults() error {
 	setDefault(&c.ICEKeepaliveInterval, DefaultICEKeepaliveInterval)
 	setDefault(&c.ConnectTimeout, DefaultConnectTimeout)
 	setDefault(&c.NegotiationDelay, DefaultNegotiationDelay)
+	setDefault(&c.AnswerTimeout, DefaultAnswerTimeout)
 	setDefault(&c.KeyframeInterval, keyframe.DefaultInterval)
 	setDefault(&c.TURN.CredentialTTL, DefaultTURNCredentialTTL)
 	return nil

@@ -53,6 +53,11 @@ var (
 	// connect within Config.ConnectTimeout of joining.
 	ErrConnectTimeout = errors.New("sfu: peer did not connect in time")
 
+	// ErrAnswerTimeout is passed to Signaler.Closed when the client does not
+	// answer an SFU offer within Config.AnswerTimeout: its signaling is stuck
+	// and no later track change could reach it.
+	ErrAnswerTimeout = errors.New("sfu: client did not answer the SFU's offer in time")
+
 	// ErrConnectionLost is passed to Signaler.Closed when ICE fails or DTLS
 	// closes: the client vanished or its network changed without an ICE
 	// restart in time.

@@ -116,9 +116,9 @@ type client struct {
 	received sync.Map // track ID -> *trackStats
 	// countOnly, when set, also counts every received packet (benchmarks).
 	countOnly *atomic.Int64
-	plis     atomic.Int32
-	done     chan struct{}
-	wg       sync.WaitGroup
+	plis      atomic.Int32
+	done      chan struct{}
+	wg        sync.WaitGroup
 }
 
 type trackStats struct {

@@ -314,3 +314,30 @@ func TestTURNRefusesForeignPeer(t *testing.T) {
 		t.Errorf("got %d denied TURN permissions, want at least 1", got)
 	}
 }
+
+func TestUnansweredOfferDropsPeer(t *testing.T) {
+	s := startSFU(t, func(c *Config) { c.AnswerTimeout = 300 * time.Millisecond })
+	ctx := testContext(t, 15*time.Second)
+	alice := newClient(t, s, "r1", "alice", nil, webrtc.Configuration{})
+	bob := newClient(t, s, "r1", "bob", nil, webrtc.Configuration{})
+	bob.recvOnly()
+	bob.mustOffer()
+	waitFor(ctx, t, "bob connected", bob.connected)
+
+	// Bob stops processing SFU messages; alice's track makes the SFU offer.
+	bob.paused.Store(true)
+	alice.publish(t, false)
+	alice.mustOffer()
+	select {
+	case reason := <-bob.closedBy:
+		if !errors.Is(reason, ErrAnswerTimeout) {
+			t.Errorf("got close reason %v, want ErrAnswerTimeout", reason)
+		}
+	case <-ctx.Done():
+		t.Fatalf("bob was not dropped for leaving the offer unanswered")
+	}
+	bob.paused.Store(false)
+	if st := alice.peer.isClosed(); st {
+		t.Errorf("alice was dropped too, want her kept")
+	}
+}

@@ -155,6 +155,9 @@ func (p *Peer) HandleAnswer(answerSDP string) error {
 	err := p.applyAnswerLocked(answerSDP)
 	if err == nil {
 		p.markNegotiated()
+		p.mu.Lock()
+		stopTimer(&p.answerTimer)
+		p.mu.Unlock()
 	}
 	p.negMu.Unlock()
 	if err != nil {
@@ -271,7 +274,28 @@ func (p *Peer) negotiate() {
 		}
 		return
 	}
+	p.mu.Lock()
+	if !p.closed {
+		stopTimer(&p.answerTimer)
+		p.offerSeq++
+		seq := p.offerSeq
+		p.answerTimer = time.AfterFunc(p.s.cfg.AnswerTimeout, func() { p.onAnswerTimeout(seq) })
+	}
+	p.mu.Unlock()
 	p.sig.SendOffer(p.pc.LocalDescription().SDP)
+}
+
+// onAnswerTimeout drops a peer whose client left SFU offer seq unanswered.
+func (p *Peer) onAnswerTimeout(seq uint64) {
+	p.negMu.Lock()
+	waiting := p.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer
+	p.negMu.Unlock()
+	p.mu.Lock()
+	current := seq == p.offerSeq
+	p.mu.Unlock()
+	if waiting && current {
+		p.closeWith(ErrAnswerTimeout)
+	}
 }
 
 // countSendingMedia counts the audio and video sections in which the offerer

@@ -57,6 +57,8 @@ type Peer struct {
 	connected    bool
 	negPending   bool
 	negTimer     *time.Timer
+	answerTimer  *time.Timer
+	offerSeq     uint64 // numbers SFU offers, so a stale answer timer does nothing
 	connectTimer *time.Timer
 	published    map[*forwarder]struct{}
 	subscribed   map[*forwarder]*downtrack
@@ -108,6 +110,7 @@ func (p *Peer) closeWith(reason error) {
 	}
 	p.closed = true
 	stopTimer(&p.negTimer)
+	stopTimer(&p.answerTimer)
 	stopTimer(&p.connectTimer)
 	published := make([]*forwarder, 0, len(p.published))
 	for f := range p.published {
