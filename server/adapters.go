@@ -95,3 +95,15 @@ func (r *alertRelay) NotifyAdmins(a audit.Alert) {
 		h.NotifyAdmins(signaling.Alert{ID: a.ID, Severity: string(a.Severity), Type: a.Type, Time: a.Time})
 	}
 }
+
+// messageRelay tells online recipients about new messages through the hub,
+// which is created after the messaging service.
+type messageRelay struct {
+	hub atomic.Pointer[signaling.Hub]
+}
+
+func (r *messageRelay) NotifyMessage(userIDs []string, conversationID, messageID string) {
+	if h := r.hub.Load(); h != nil {
+		h.NotifyMessage(userIDs, conversationID, messageID)
+	}
+}

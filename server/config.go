@@ -13,6 +13,7 @@ import (
 	"github.com/bedside-health/bedside/audit"
 	"github.com/bedside-health/bedside/auth"
 	"github.com/bedside-health/bedside/clinic"
+	"github.com/bedside-health/bedside/messaging"
 	"github.com/bedside-health/bedside/sfu"
 	"github.com/bedside-health/bedside/signaling"
 )
@@ -51,6 +52,7 @@ type Config struct {
 	Auth      auth.Config
 	Clinic    clinic.Config
 	Audit     audit.Config
+	Messaging messaging.Config
 	Media     sfu.Config
 	Signaling signaling.Config
 }
@@ -62,7 +64,7 @@ func DefaultConfig() Config {
 		DataDir:         "./data",
 		LogLevel:        "info",
 		ShutdownTimeout: 10 * time.Second,
-		MaxBodyBytes:    1 << 20,
+		MaxBodyBytes:    2 << 20,
 		Auth:            auth.DefaultConfig(),
 		Clinic:          clinic.Config{JoinBefore: 15 * time.Minute, JoinGrace: 30 * time.Minute},
 		Audit:           audit.Config{FailedLoginThreshold: 5, DownloadBytesPerHour: 256 << 20},
@@ -118,6 +120,10 @@ func (c Config) Validate() error {
 	}
 	if err := c.Auth.Validate(); err != nil {
 		return err
+	}
+	if chunk := c.Messaging.MaxChunkBytes; chunk > c.MaxBodyBytes {
+		return fmt.Errorf("invalid --max-body-bytes %d: attachment chunks of up to %d bytes need at least that much",
+			c.MaxBodyBytes, chunk)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/bedside-health/bedside/audit"
 	"github.com/bedside-health/bedside/auth"
 	"github.com/bedside-health/bedside/clinic"
+	"github.com/bedside-health/bedside/messaging"
 	"github.com/bedside-health/bedside/policy"
 	"github.com/bedside-health/bedside/sfu"
 	"github.com/bedside-health/bedside/signaling"
@@ -22,8 +23,10 @@ type services struct {
 	auth   *auth.Service
 	clinic *clinic.Service
 	sfu    *sfu.SFU
+	msg    *messaging.Service
 	hub    *signaling.Hub
 	alerts *alertRelay
+	notify *messageRelay
 	log    *slog.Logger
 }
 
@@ -65,6 +68,18 @@ func (s *Server) buildServices() error {
 	if err != nil {
 		return sv.abort(err)
 	}
+	sv.notify = &messageRelay{}
+	sv.msg, err = messaging.New(s.cfg.Messaging, messaging.Deps{
+		DB:        s.db,
+		DataDir:   s.cfg.DataDir,
+		Directory: messaging.ClinicDirectory{Clinic: sv.clinic, DB: s.db},
+		Notifier:  sv.notify,
+		Audit:     sv.audit,
+		Logger:    s.log.With("component", "messaging"),
+	})
+	if err != nil {
+		return sv.abort(err)
+	}
 	mediaCfg := s.cfg.Media
 	mediaCfg.Logger = s.log.With("component", "sfu")
 	mediaCfg.Registerer = s.registry
@@ -85,6 +100,7 @@ func (s *Server) buildServices() error {
 		return sv.abort(err)
 	}
 	sv.alerts.hub.Store(sv.hub)
+	sv.notify.hub.Store(sv.hub)
 	sv.auth.OnRevoke(func(sessionID, _ string) { sv.hub.RevokeSession(sessionID) })
 	sv.auth.OnInvite(sv.addInviterToCareTeam)
 	return nil
@@ -126,6 +142,7 @@ func (sv *services) middleware(next http.Handler) http.Handler {
 func (sv *services) register(rt *api.Router) {
 	sv.auth.Register(rt)
 	sv.clinic.Register(rt)
+	sv.msg.Register(rt)
 	sv.audit.Register(rt)
 	rt.Handle("GET /ws", sv.hub)
 }
@@ -134,8 +151,12 @@ func (sv *services) registerControl(mux *http.ServeMux) {
 	mux.HandleFunc("POST /admin/create-user", sv.controlCreateUser)
 }
 
-// started records the server start with its configuration.
+// started records the server start with its configuration and starts the
+// background jobs, which stop when ctx ends.
 func (sv *services) started(ctx context.Context, s *Server) {
+	if err := sv.msg.Start(ctx); err != nil {
+		s.log.Error("start message retention job", "err", err)
+	}
 	sv.audit.Record(ctx, audit.Event{
 		Type:    audit.TypeServerStart,
 		Outcome: audit.OutcomeSuccess,
@@ -158,6 +179,11 @@ func (sv *services) shutdown(ctx context.Context, log *slog.Logger) {
 // close releases the services after the listeners have stopped; the audit
 // log goes last so that it records everything before it.
 func (sv *services) close(log *slog.Logger) {
+	if sv.msg != nil {
+		if err := sv.msg.Close(); err != nil {
+			log.Warn("close messaging", "err", err)
+		}
+	}
 	if sv.sfu != nil {
 		if err := sv.sfu.Close(); err != nil {
 			log.Warn("close media", "err", err)

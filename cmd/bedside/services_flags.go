@@ -34,6 +34,11 @@ func registerServiceFlags(fs *flag.FlagSet, cfg *server.Config) {
 	fs.StringVar(&au.WebhookURL, "alert-webhook-url", au.WebhookURL, "`URL` that receives every alert as a signed JSON POST (https, or http to loopback)")
 	fs.StringVar(&au.WebhookSecret, "alert-webhook-secret", au.WebhookSecret, "HMAC-SHA256 `secret` for the X-Bedside-Signature header, at least 16 bytes")
 
+	msg := &cfg.Messaging
+	fs.IntVar(&msg.RetentionDays, "retention-days", msg.RetentionDays, "delete messages and attachments older than this many `days` (0 keeps them)")
+	fs.Int64Var(&msg.MaxAttachmentBytes, "max-attachment-bytes", msg.MaxAttachmentBytes, "largest encrypted attachment in `bytes` (0 means 25 MiB)")
+	fs.Int64Var(&msg.AttachmentQuotaBytes, "attachment-quota-bytes", msg.AttachmentQuotaBytes, "attachment `bytes` one user may store (0 means 500 MiB)")
+
 	m := &cfg.Media
 	fs.IntVar(&m.UDPPort, "udp-port", m.UDPPort, "UDP `port` that carries all media (ICE UDP mux); 0 picks a free port")
 	fs.StringVar(&m.PublicIP, "public-ip", m.PublicIP, "public `IP` address announced for media when the host sits behind 1:1 NAT")
