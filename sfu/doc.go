@@ -44,8 +44,8 @@
 //     simulcast layer to arrive is forwarded, and a subscriber gets the
 //     publisher's bitrate. TWCC feedback is generated for publishers only.
 //   - Header extensions are stripped when forwarding, because their IDs are
-//     negotiated per PeerConnection (audio levels and video orientation are
-//     not passed on).
+//     negotiated per PeerConnection: subscribers get no audio level, video
+//     orientation or transport-wide sequence number.
 //   - A subscriber whose browser lacks the publisher's codec (for example
 //     H.264 in some builds) does not receive that track.
 //   - ICE candidates that a client sends are used as given; the SFU does not

@@ -111,9 +111,8 @@ func (f *forwarder) readRTCP() {
 // forward parses b into pkt and writes it to every subscriber. pkt is reused
 // across calls so parsing allocates nothing. Header extensions are removed,
 // because their IDs were negotiated with the publisher and mean something
-// else, or nothing, to each subscriber. The subscriber's own interceptors add
-// the extensions it negotiated (transport-wide sequence numbers for TWCC).
-// Pion's TrackLocalStaticRTP copies the header before it rewrites SSRC and
+// else, or nothing, to each subscriber, so subscribers get packets without
+// any. Pion's TrackLocalStaticRTP copies the header before it rewrites SSRC and
 // payload type per subscriber, so the writes leave pkt unchanged.
 func (f *forwarder) forward(b []byte, pkt *rtp.Packet) {
 	if err := pkt.Unmarshal(b); err != nil {
