@@ -16,7 +16,13 @@ export function registerRoutes(app: App): void {
     return { el: h('p', null, 'Loading…'), title: 'Bedside' };
   });
   app.route('/privacy', 'public', privacyView);
-  app.route('/signin', 'public', () => signInView(app));
+  app.route('/signin', 'public', () => {
+    if (app.session.me) {
+      queueMicrotask(() => app.go(app.homePath(), { replace: true }));
+      return { el: h('p', null, 'You are signed in. Opening your start page…'), title: 'Bedside' };
+    }
+    return signInView(app);
+  });
   app.route('/invite', 'public', () => inviteView(app));
   // Enrollment is reachable before the second factor exists, so it checks
   // the session itself instead of using the staff guard.

@@ -12,6 +12,7 @@ import { roleLabel } from '../session';
 import { SignalError, type SignalMessage } from '../signaling';
 import { isOpen, statusBadge, type Consultation } from './consultations';
 import { mountConsultationChat } from './chat';
+import { appointmentPanel } from './scheduling';
 
 interface RosterEntry {
   participant: string;
@@ -125,16 +126,18 @@ export async function callView(app: App, params: Params): Promise<View> {
       'div',
       { class: 'call' },
       h('div', null, stage, controls),
-      h('div', null, admitPanel, connPanel, rosterPanel),
+      h('div', null, admitPanel, connPanel, rosterPanel, appointmentPanel(app, c, (u) => setStatus(u.status))),
     ),
     chatPanel,
   );
 
-  // State.
+  // State. The resume token survives a reload of the tab, so the
+  // participant gets its place back within the hub's grace period.
+  const resumeKey = `bedside.resume.${c.id}`;
   let local: MediaStream | null = null;
   let media: MediaSession | null = null;
   let joined = false;
-  let resumeToken = '';
+  let resumeToken = sessionStorage.getItem(resumeKey) ?? '';
   let statsTimer: number | undefined;
   let prevSummary: CallSummary | null = null;
   const offs: (() => void)[] = [];
@@ -261,6 +264,7 @@ export async function callView(app: App, params: Params): Promise<View> {
       const msg = await sig.request({ type: 'join', consultation: c.id, ...(resumeToken ? { resume: resumeToken } : {}) });
       joined = true;
       resumeToken = String(msg.resume ?? '');
+      if (resumeToken) sessionStorage.setItem(resumeKey, resumeToken);
       leaveBtn.disabled = false;
       joinBtn.hidden = true;
       if (msg.host) renderWaiting((msg.waiting as RosterEntry[] | undefined) ?? []);
@@ -273,6 +277,12 @@ export async function callView(app: App, params: Params): Promise<View> {
         placeholder.textContent = 'Waiting room: your clinician will let you in.';
       }
     } catch (err) {
+      if (resumeToken && err instanceof SignalError && err.code !== 'outside-window') {
+        // The saved place has expired: join afresh once.
+        resumeToken = '';
+        sessionStorage.removeItem(resumeKey);
+        return join();
+      }
       joinBtn.disabled = false;
       status.set(joinErrorMessage(err, c), 'error');
     }
@@ -288,6 +298,7 @@ export async function callView(app: App, params: Params): Promise<View> {
     }
     joined = false;
     resumeToken = '';
+    sessionStorage.removeItem(resumeKey);
     el.dataset.callState = 'left';
     media?.close();
     media = null;
@@ -343,6 +354,18 @@ export async function callView(app: App, params: Params): Promise<View> {
       if (s === 'open') status.set('');
     }),
   );
+
+  // Tell the others when this tab is in the background.
+  const onVisibility = () => {
+    if (!joined || el.dataset.callState !== 'admitted') return;
+    try {
+      sig.send({ type: 'presence', status: document.hidden ? 'away' : 'active' });
+    } catch {
+      // Offline: presence resumes with the connection.
+    }
+  };
+  document.addEventListener('visibilitychange', onVisibility);
+  offs.push(() => document.removeEventListener('visibilitychange', onVisibility));
 
   joinBtn.addEventListener('click', () => void join());
   leaveBtn.addEventListener('click', () => leave(true));

@@ -4,6 +4,7 @@ import { describeError } from '../api';
 import type { App } from '../app';
 import { formatTime, h, replace, statusLine } from '../dom';
 import type { View } from '../router';
+import { requestForm } from './scheduling';
 
 export interface Participant {
   user_id: string;
@@ -43,13 +44,18 @@ export function statusBadge(status: string): HTMLElement {
   return h('span', { class: `badge ${cls}`, 'data-status': status }, label);
 }
 
+// The join window the server enforces by default: from 15 minutes before
+// the start until 30 minutes after the scheduled end.
+const joinBeforeMs = 15 * 60 * 1000;
+const joinGraceMs = 30 * 60 * 1000;
+
 // isOpen reports whether a consultation can be entered now: not finished
-// and within its time window (the server enforces the exact window).
+// and within its join window. The server makes the final decision.
 export function isOpen(c: Consultation, now = Date.now()): boolean {
   if (['completed', 'cancelled', 'no_show', 'requested'].includes(c.status)) return false;
   const start = Date.parse(c.start);
   const end = Date.parse(c.end);
-  return now >= start - 15 * 60 * 1000 && now <= end;
+  return now >= start - joinBeforeMs && now <= end + joinGraceMs;
 }
 
 function describeWith(app: App, c: Consultation): string {
@@ -114,6 +120,7 @@ export async function consultationsView(app: App): Promise<View> {
         ? h('ul', { class: 'list', 'aria-label': 'Upcoming consultations' }, ...upcoming.map((c) => item(app, c)))
         : h('p', { class: 'muted' }, 'No upcoming consultations.'),
     ),
+    app.session.me?.role === 'patient' && requestForm(app, () => app.go('/consultations', { replace: true })),
     h(
       'div',
       { class: 'panel' },
