@@ -276,6 +276,27 @@ try {
     await nurse.getByRole('heading', { name: 'My day' }).waitFor();
   });
 
+  await runner.step('a revoked session returns the nurse to sign-in with a notice', async () => {
+    const nurse = pages.find((p) => p.label === 'nurse');
+    const p = people.nurse;
+    const anon = new ApiClient(server.base);
+    const login = await anon.call('POST', '/api/v1/auth/login', { email: p.email, password: p.password });
+    const second = await anon.call('POST', '/api/v1/auth/login/second-factor', {
+      challenge: login.challenge,
+      code: await p.totp.code(),
+    });
+    const other = new ApiClient(server.base, second.session.token);
+    const { sessions } = await other.call('GET', '/api/v1/auth/sessions');
+    const browserSession = sessions.find((s) => !s.current);
+    assert(browserSession, `got ${sessions.length} sessions, want the browser's besides this one`);
+    await other.call('DELETE', `/api/v1/auth/sessions/${browserSession.id}`);
+    await nurse.getByRole('link', { name: 'Account' }).click();
+    await nurse.getByRole('heading', { name: 'Sign in to Bedside' }).waitFor();
+    await nurse.getByText('Your session has expired. Sign in again to continue.').waitFor();
+    nurse.problems = nurse.problems.filter((m) => !m.includes('401'));
+    await shot(nurse, 'session-expired');
+  });
+
   let admin;
   await runner.step('admin signs in and sees users and the audit trail', async () => {
     admin = await newPage(browser, 'admin', { width: 1280, height: 900 });
