@@ -25,7 +25,7 @@ var errStop = errors.New("connection closing")
 // writer goroutine at a time (writeLoop, in writer.go), which runs while
 // the outbound queue has messages and exits when it is empty, so an idle
 // connection holds no writer stack. Other goroutines talk to a conn only
-// through send, closeWith and revoke, which never block.
+// through send, closeWith and revoke, which never wait on the network.
 type conn struct {
 	h    *Hub
 	ws   *websocket.Conn

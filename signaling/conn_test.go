@@ -245,7 +245,7 @@ func TestPongTimeout(t *testing.T) {
 		c.PongTimeout = 150 * time.Millisecond
 	})
 	c := e.connect("u1", policy.RolePatient)
-	// The client reads nothing, so its library never answers pings.
+	// The client reads nothing, so its library never replies to pings.
 	_ = c
 	waitUntil(t, "the silent connection is closed", func() bool { return e.connCount() == 0 })
 }

@@ -21,7 +21,7 @@ const (
 	maxCandidateLen    = 1024
 	maxSDPMidLen       = 64
 	maxUfragLen        = 256
-	maxEchoLen         = 64 // longest client value quoted back in an error
+	maxEchoLen         = 64 // maximum length of a client value quoted in an error
 )
 
 // Request is a decoded client message: one of *AuthMessage, *JoinMessage,
@@ -61,10 +61,9 @@ var clientMessages = map[string]func() Request{
 	TypePresence:  func() Request { return new(PresenceMessage) },
 }
 
-// Decode parses one client message. It rejects anything but a single JSON
-// object with a known type, the fields of that type, each once and spelled
-// exactly, and values within their bounds; docs/signaling.md lists the
-// rules. Decode is safe for concurrent
+// Decode parses one client message. It accepts only a single JSON object
+// with a known type and the fields of that type, each once, spelled exactly
+// and within its bounds. docs/signaling.md lists the rejection rules. Decode is safe for concurrent
 // use and does not retain data.
 func Decode(data []byte) (Request, error) {
 	var head struct {

@@ -1,6 +1,6 @@
-// Package signaling is the WebSocket hub: it authenticates connections,
-// runs one room per consultation with a waiting room, relays SDP offers,
-// answers and ICE candidates between each participant and the SFU, and
+// Package signaling is the WebSocket hub. It authenticates connections and
+// runs one room per consultation, with a waiting room. It relays SDP offers,
+// answers and ICE candidates between each participant and the SFU, and it
 // pushes message notifications, admin alerts and session revocations to
 // online devices.
 //
@@ -19,9 +19,10 @@
 // docs/signaling.md specifies every message, state machine, error code,
 // close code and rejection rule.
 //
-// Each connection has one reader and one writer goroutine and a bounded
-// outbound queue. Broadcasting never blocks: a connection whose queue is
-// full is closed as a slow consumer.
+// Each connection has one reader goroutine, a bounded outbound queue and,
+// while the queue has messages, one writer goroutine; an idle connection
+// holds no writer stack. Broadcasting never waits on a connection: one
+// whose queue is full is closed as a slow consumer.
 //
 // Caveats: the audit address is the TCP peer address; forwarding headers of
 // a reverse proxy are not trusted. Rooms live in this process only, so

@@ -114,8 +114,8 @@ func (c *conn) sendJoinedLocked(r *room, p *participant, id string, resumed bool
 	c.sendJSON(TypeJoined, msg)
 }
 
-// announceLocked tells the room about a new participant: the admitted ones
-// about a host, the hosts about someone waiting.
+// announceLocked notifies the room of a new participant: the admitted
+// participants of an admitted one, the hosts of a waiting one.
 func (r *room) announceLocked(p *participant) {
 	if p.admitted.Load() {
 		r.broadcastLocked(TypeParticipantJoined, ParticipantJoinedMessage{

@@ -122,7 +122,7 @@ func (f *fakeRooms) statusesOf(id string) []Status {
 	return append([]Status(nil), f.statuses[id]...)
 }
 
-// fakeMedia answers offers with a fixed transformation and records calls.
+// fakeMedia returns a fixed answer to each offer and records calls.
 type fakeMedia struct {
 	mu      sync.Mutex
 	joins   int

@@ -304,7 +304,7 @@ func (h *Hub) pruneRevokedLocked(now time.Time) {
 // reconnect grace period and waits until all connection goroutines have
 // returned or ctx is done. Consultation statuses are not changed: the
 // consultations resume when the server is back. After Shutdown, ServeHTTP
-// answers 503.
+// responds with 503.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.closing.Store(true)
 

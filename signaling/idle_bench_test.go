@@ -147,6 +147,8 @@ func TestIdleClientProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+
+	// 32 dialers open the connections; the first error is kept.
 	conns := make([]*websocket.Conn, n)
 	var wg sync.WaitGroup
 	errs := make(chan error, 1)
@@ -174,6 +176,7 @@ func TestIdleClientProcess(t *testing.T) {
 	}
 	close(next)
 	wg.Wait()
+
 	select {
 	case err := <-errs:
 		t.Fatal(err)
@@ -181,6 +184,7 @@ func TestIdleClientProcess(t *testing.T) {
 	}
 	fmt.Println("ready")
 	bufio.NewReader(os.Stdin).ReadString('\n') // until EOF
+
 	for _, ws := range conns {
 		ws.Close()
 	}

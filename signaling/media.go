@@ -8,7 +8,7 @@ import (
 )
 
 // mediaSlot holds a participant's SFU peer. mu is held across Media.Join
-// and every MediaPeer call, so the SFU sees one call at a time per peer, in
+// and every MediaPeer call, so the SFU receives one call at a time per peer, in
 // the order the client sent its messages.
 type mediaSlot struct {
 	mu   sync.Mutex
@@ -35,7 +35,7 @@ func (s *signaler) SendCandidate(c webrtc.ICECandidateInit) {
 	s.deliver(TypeCandidate, CandidateMessage{Header: Header{Type: TypeCandidate}, Candidate: c})
 }
 
-// Closed marks the peer closed and tells the participant, which may send a
+// Closed marks the peer closed and notifies the participant, which may send a
 // new offer.
 func (s *signaler) Closed(reason error) {
 	if s.detached.Load() {

@@ -138,7 +138,7 @@ func (r *room) findResumableLocked(token, userID string) *participant {
 	return found
 }
 
-// removeLocked takes p out of the room and tells the others. The caller
+// removeLocked takes p out of the room and notifies the others. The caller
 // must then call finishRemoval.
 func (r *room) removeLocked(p *participant, reason string) {
 	if p.gone.Load() {
@@ -264,7 +264,7 @@ func (h *Hub) expireAll(r *room) {
 	}
 }
 
-// presenceChangedLocked tells the others about p's presence: admitted
+// presenceChangedLocked notifies the others of p's presence: admitted
 // participants through a presence message, hosts through the waiting list.
 func (r *room) presenceChangedLocked(p *participant) {
 	if !p.admitted.Load() {

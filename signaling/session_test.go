@@ -216,7 +216,7 @@ func TestNotify(t *testing.T) {
 		t.Errorf("got alert %+v, want a1 at %v", a.Alert, at)
 	}
 
-	// Nobody else got anything: the next message each reads is its pong.
+	// No other connection received a message: the next one each reads is its pong.
 	for _, c := range []*client{phone, laptop, doc} {
 		c.send(PingMessage{Header: Header{Type: TypePing}})
 		c.expect(TypePong, nil)

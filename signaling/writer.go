@@ -76,8 +76,8 @@ func (c *conn) startWriter() {
 	}
 }
 
-// closeWith asks the writer to send the messages already queued, then a
-// close frame. Only the first close request has an effect.
+// closeWith requests a close: the writer sends the messages already queued,
+// then a close frame. Only the first close request has an effect.
 func (c *conn) closeWith(code int, reason string) {
 	c.requestClose(closeRequest{code: code, reason: reason, flush: true})
 }
@@ -173,9 +173,15 @@ func (c *conn) writeOutbound(m *outbound) error {
 }
 
 // writeFailed stops all writing and closes the socket, which wakes the
-// reader.
+// reader. A write that timed out means the client does not read: it counts
+// as a slow consumer unless a close was already requested.
 func (c *conn) writeFailed(err error) {
-	c.writerLogger().Debug("websocket write failed", "err", err)
+	if isTimeout(err) && !c.closed.Load() {
+		c.h.metrics.slowConsumers.Inc()
+		c.writerLogger().Warn("closing slow consumer: write timed out", "timeout", c.h.cfg.WriteTimeout)
+	} else {
+		c.writerLogger().Debug("websocket write failed", "err", err)
+	}
 	c.mu.Lock()
 	c.failed = true
 	c.mu.Unlock()
