@@ -46,7 +46,11 @@ type TrackReport struct {
 type CallReport struct {
 	Elapsed     time.Duration
 	Participant string
-	Connected   bool
+	// Connected is set once the media connection to the SFU was
+	// established; State is its current state, such as connected or
+	// disconnected.
+	Connected bool
+	State     string
 	// AudioSent and VideoSent count the frames this peer published.
 	AudioSent uint64
 	VideoSent uint64

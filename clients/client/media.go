@@ -46,6 +46,7 @@ type mediaPeer struct {
 	audioSent    atomic.Uint64
 	videoSent    atomic.Uint64
 	wantKey      atomic.Bool
+	connected    atomic.Bool // the peer connection reached connected
 
 	// mu guards the received tracks and the candidates that arrived
 	// before the remote description.
@@ -108,6 +109,11 @@ func newMediaPeer(s *SignalConn, servers []webrtc.ICEServer, loopbackOnly bool) 
 	}
 	pc.OnICECandidate(mp.onCandidate)
 	pc.OnTrack(mp.onTrack)
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		if st == webrtc.PeerConnectionStateConnected {
+			mp.connected.Store(true)
+		}
+	})
 	return mp, nil
 }
 
@@ -292,7 +298,8 @@ func (mp *mediaPeer) flushCandidates() error {
 
 func (mp *mediaPeer) report() CallReport {
 	r := CallReport{
-		Connected: mp.pc.ConnectionState() == webrtc.PeerConnectionStateConnected,
+		Connected: mp.connected.Load(),
+		State:     mp.pc.ConnectionState().String(),
 		AudioSent: mp.audioSent.Load(),
 		VideoSent: mp.videoSent.Load(),
 	}

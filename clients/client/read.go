@@ -97,6 +97,7 @@ func (c *Client) read(ctx context.Context, convID string, opts ReadOptions, adva
 	res := &ReadResult{}
 	senders := newSenderCache(c)
 	var delivered uint64 // the last message that opened
+	var cursor uint64    // the last message that was not a replay
 	for page := 0; page < maxReadPages; page++ {
 		limit := 100
 		if opts.Limit > 0 {
@@ -118,6 +119,11 @@ func (c *Client) read(ctx context.Context, convID string, opts ReadOptions, adva
 			if m.Err == nil {
 				delivered = mv.Seq
 			}
+			// A replay under a made-up sequence number must not move the
+			// read position past the genuine message of that number.
+			if !errors.Is(m.Err, ErrReplayedMessage) {
+				cursor = mv.Seq
+			}
 		}
 		if !pv.HasMore || len(pv.Messages) == 0 || (opts.Limit > 0 && len(res.Messages) >= opts.Limit) {
 			break
@@ -129,11 +135,11 @@ func (c *Client) read(ctx context.Context, convID string, opts ReadOptions, adva
 		defer c.mu.Unlock()
 		return res, c.saveLocked()
 	}
-	return res, c.finishRead(ctx, convID, after, delivered)
+	return res, c.finishRead(ctx, convID, cursor, delivered)
 }
 
-// finishRead moves the cursor past every fetched message, rejected ones
-// included, and raises the server's delivered marker to the last message
+// finishRead moves the cursor to last, past rejected messages too, and
+// raises the server's delivered marker to the last message
 // that opened. The marker is a convenience for the server's unread
 // counts, so failing to raise it is logged, not returned.
 func (c *Client) finishRead(ctx context.Context, convID string, last, delivered uint64) error {

@@ -88,6 +88,8 @@ func (c *Client) activeKeys() (*e2ee.DeviceKeys, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
+	case c.st.Session == nil:
+		return nil, fmt.Errorf("%w: run login first", ErrAuthRequired)
 	case c.keys == nil:
 		return nil, fmt.Errorf("%w: run login to create this device", ErrNoDevice)
 	case c.st.Pending:

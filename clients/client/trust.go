@@ -90,8 +90,13 @@ func (c *Client) resolveUser(ctx context.Context, userID string) (*verifiedUser,
 	return c.checkUserLocked(userID, view)
 }
 
+// listRejected wraps an e2ee error about userID's device list, which
+// names the user unless it is a parse error.
 func listRejected(userID string, err error) error {
-	return fmt.Errorf("device list of %s: %w: %w", userID, ErrDeviceListRejected, err)
+	if errors.Is(err, e2ee.ErrMalformed) {
+		return fmt.Errorf("%w: device list of %s: %w", ErrDeviceListRejected, userID, err)
+	}
+	return fmt.Errorf("%w: %w", ErrDeviceListRejected, err)
 }
 
 func (c *Client) checkUserLocked(userID string, view *devicesView) (*verifiedUser, error) {

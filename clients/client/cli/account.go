@@ -52,7 +52,7 @@ func (e *env) withClient(fn func(c *client.Client) error) error {
 // exit with ExitTrust.
 func (e *env) warn(ws []*client.TrustWarning) {
 	for _, w := range ws {
-		if errors.Is(w, client.ErrFirstContact) {
+		if errors.Is(w, client.ErrFirstContact) || (e.trustNew && errors.Is(w, client.ErrNewDevices)) {
 			fmt.Fprintln(e.io.Err, "note: "+w.Error())
 			continue
 		}

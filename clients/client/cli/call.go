@@ -51,8 +51,9 @@ func runCall(ctx context.Context, e *env, args []string) error {
 }
 
 func (e *env) printReport(kind string, r client.CallReport) {
-	fmt.Fprintf(e.io.Out, "%s after %s: connected %t, sent %d audio and %d video frames, receiving %d tracks\n",
-		kind, r.Elapsed, r.Connected, r.AudioSent, r.VideoSent, len(r.Tracks))
+	fmt.Fprintf(e.io.Out,
+		"%s after %s: connected %t (now %s), sent %d audio and %d video frames, receiving %d tracks\n",
+		kind, r.Elapsed, r.Connected, r.State, r.AudioSent, r.VideoSent, len(r.Tracks))
 	for _, t := range r.Tracks {
 		fmt.Fprintf(e.io.Out, "  from %s %s (%s): %d packets, %d bytes\n", t.StreamID, t.Kind, t.Codec, t.Packets, t.Bytes)
 	}

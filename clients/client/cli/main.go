@@ -125,14 +125,36 @@ func run(ctx context.Context, args []string, stdio Stdio, getenv func(string) st
 		fs.PrintDefaults()
 		fmt.Fprint(stdio.Err, exitCodeHelp)
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	positional, err := parseInterspersed(fs, args[1:])
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return ExitOK
 		}
 		return ExitUsage
 	}
-	err := cmd.run(ctx, e, fs.Args())
+	err = cmd.run(ctx, e, positional)
 	return e.report(err)
+}
+
+// parseInterspersed parses flags before, between and after positional
+// arguments, so "devices approve --state-dir DIR REQUEST" works. An
+// argument "--" ends the flags.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
 }
 
 const exitCodeHelp = `
@@ -192,7 +214,8 @@ func (e *env) report(err error) int {
 	switch {
 	case errors.As(err, &ue):
 		return ExitUsage
-	case errors.Is(err, client.ErrAuthRequired), errors.Is(err, client.ErrSecondFactorRequired):
+	case errors.Is(err, client.ErrAuthRequired), errors.Is(err, client.ErrSecondFactorRequired),
+		errors.Is(err, client.ErrNoDevice):
 		fmt.Fprintln(e.io.Err, "bedside-client: sign in with: bedside-client login")
 		return ExitAuth
 	case errors.Is(err, client.ErrIdentityChanged), errors.Is(err, client.ErrNewDevices),
