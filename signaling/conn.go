@@ -222,7 +222,7 @@ func (c *conn) authenticate() error {
 
 func (c *conn) failAuth(userID, reason string) {
 	c.h.metrics.authFailures.Inc()
-	c.logger().Info("websocket authentication failed", "reason", reason)
+	c.h.logClient(c.logger(), slog.LevelInfo, "websocket authentication failed", "reason", reason)
 	c.h.record(context.Background(), audit.Event{
 		Type:    "signaling.auth",
 		ActorID: userID,
@@ -286,6 +286,8 @@ func (c *conn) dispatch(req Request) error {
 		return c.handlePing(m)
 	case *PresenceMessage:
 		return c.handlePresence(m)
+	case *TURNMessage:
+		return c.handleTURN(m)
 	}
 	panic("signaling: Decode returned a message type without a handler")
 }
@@ -312,7 +314,8 @@ func (c *conn) reject(typ, id string, re *requestError) error {
 	if c.errorCount <= c.h.cfg.ErrorLimit {
 		return nil
 	}
-	c.logger().Warn("closing connection after repeated errors", "errors", c.errorCount, "last", re.code)
+	c.h.logClient(c.logger(), slog.LevelWarn, "closing connection after repeated errors",
+		"errors", c.errorCount, "last", re.code)
 	if re.code == CodeRateLimited {
 		c.closeWith(CloseRateLimited, "message rate limit exceeded")
 	} else {

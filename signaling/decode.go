@@ -26,7 +26,8 @@ const (
 
 // Request is a decoded client message: one of *AuthMessage, *JoinMessage,
 // *LeaveMessage, *AdmitMessage, *DenyMessage, *RemoveMessage, *OfferMessage,
-// *AnswerMessage, *CandidateMessage, *PingMessage or *PresenceMessage.
+// *AnswerMessage, *CandidateMessage, *PingMessage, *PresenceMessage or
+// *TURNMessage.
 type Request interface {
 	header() Header
 	validate() error
@@ -59,6 +60,7 @@ var clientMessages = map[string]func() Request{
 	TypeCandidate: func() Request { return new(CandidateMessage) },
 	TypePing:      func() Request { return new(PingMessage) },
 	TypePresence:  func() Request { return new(PresenceMessage) },
+	TypeTURN:      func() Request { return new(TURNMessage) },
 }
 
 // Decode parses one client message. It accepts only a single JSON object
@@ -138,6 +140,7 @@ func (m *JoinMessage) validate() error {
 
 func (m *LeaveMessage) validate() error { return nil }
 func (m *PingMessage) validate() error  { return nil }
+func (m *TURNMessage) validate() error  { return nil }
 
 func (m *AdmitMessage) validate() error  { return checkParticipant(m.Participant) }
 func (m *DenyMessage) validate() error   { return checkParticipant(m.Participant) }

@@ -307,6 +307,23 @@ func (c *conn) handlePresence(m *PresenceMessage) error {
 	return nil
 }
 
+// handleTURN returns fresh TURN credentials to an admitted participant.
+func (c *conn) handleTURN(m *TURNMessage) error {
+	p := c.part.Load()
+	switch {
+	case p == nil || p.gone.Load():
+		return errNotJoined
+	case !p.admitted.Load():
+		return errNotAdmitted
+	}
+	c.sendJSON(TypeTURN, TURNReplyMessage{
+		Header:     Header{Type: TypeTURN, ID: m.ID},
+		TURN:       p.room.turn(p),
+		ICEServers: c.h.cfg.ICEServers,
+	})
+	return nil
+}
+
 // recordRoom records a room event acted by c on participant p.
 func (h *Hub) recordRoom(c *conn, typ, consultation string, p *participant, detail map[string]string) {
 	h.record(context.Background(), roomEvent(typ, c.actor.UserID, consultation, c.addr, p, detail))

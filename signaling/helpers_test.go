@@ -210,6 +210,12 @@ func (l *auditLog) Record(_ context.Context, e audit.Event) {
 	l.events = append(l.events, e)
 }
 
+func (l *auditLog) all() []audit.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]audit.Event(nil), l.events...)
+}
+
 func (l *auditLog) ofType(typ string) []audit.Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/bedside-health/bedside/audit"
 	"github.com/bedside-health/bedside/policy"
@@ -39,8 +40,12 @@ type Hub struct {
 
 	ctx     context.Context // parent of calls to Authenticator and Rooms
 	cancel  context.CancelFunc
-	closing atomic.Bool    // set by Shutdown
-	wg      sync.WaitGroup // connection goroutines and grace timers
+	closing atomic.Bool // set by Shutdown
+	// clientLogs limits the log lines that clients can cause (rejected
+	// origins and tokens, invalid messages, slow consumers). Metrics count
+	// every event; the log shows a sample.
+	clientLogs *rate.Limiter
+	wg         sync.WaitGroup // connection goroutines and grace timers
 
 	mu        sync.Mutex
 	conns     map[*conn]struct{} // every open connection
@@ -78,6 +83,7 @@ func New(cfg Config) (*Hub, error) {
 		rooms:           make(map[string]*room),
 		revokedSessions: make(map[string]time.Time),
 		revokedUsers:    make(map[string]time.Time),
+		clientLogs:      rate.NewLimiter(5, 20),
 	}
 	for _, o := range cfg.AllowedOrigins {
 		canonical, _ := parseOrigin(o) // validated by withDefaults
@@ -108,7 +114,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.StatusBadRequest)
 		return
 	case !h.originAllowed(r):
-		h.log.Warn("websocket origin rejected", "remote", clientAddress(r))
+		h.logClient(h.log, slog.LevelWarn, "websocket origin rejected", "remote", clientAddress(r))
 		http.Error(w, "origin not allowed", http.StatusForbidden)
 		return
 	case !offersSubprotocol(r):
@@ -347,6 +353,14 @@ func encode(log *slog.Logger, v any) []byte {
 		return nil
 	}
 	return b
+}
+
+// logClient logs a line that a client's behaviour caused, unless such lines
+// exceed their rate limit.
+func (h *Hub) logClient(log *slog.Logger, level slog.Level, msg string, args ...any) {
+	if h.clientLogs.Allow() {
+		log.Log(context.Background(), level, msg, args...)
+	}
 }
 
 func (h *Hub) record(ctx context.Context, e audit.Event) {

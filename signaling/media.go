@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"log/slog"
 	"sync"
 	"sync/atomic"
 
@@ -122,7 +123,7 @@ func (c *conn) handleOffer(m *OfferMessage) error {
 	return c.withPeer(func(peer MediaPeer) error {
 		answer, err := peer.HandleOffer(m.SDP)
 		if err != nil {
-			c.logger().Warn("media rejected offer", "err", err)
+			c.h.logClient(c.logger(), slog.LevelWarn, "media rejected offer", "err", err)
 			return errMediaFailed
 		}
 		c.sendJSON(TypeAnswer, AnswerMessage{Header: Header{Type: TypeAnswer, ID: m.ID}, SDP: answer})
@@ -134,7 +135,7 @@ func (c *conn) handleOffer(m *OfferMessage) error {
 func (c *conn) handleAnswer(m *AnswerMessage) error {
 	return c.withPeer(func(peer MediaPeer) error {
 		if err := peer.HandleAnswer(m.SDP); err != nil {
-			c.logger().Warn("media rejected answer", "err", err)
+			c.h.logClient(c.logger(), slog.LevelWarn, "media rejected answer", "err", err)
 			return errMediaFailed
 		}
 		c.ack(m.Header)
@@ -147,7 +148,7 @@ func (c *conn) handleAnswer(m *AnswerMessage) error {
 func (c *conn) handleCandidate(m *CandidateMessage) error {
 	return c.withPeer(func(peer MediaPeer) error {
 		if err := peer.AddICECandidate(m.Candidate); err != nil {
-			c.logger().Warn("media rejected candidate", "err", err)
+			c.h.logClient(c.logger(), slog.LevelWarn, "media rejected candidate", "err", err)
 			return errMediaFailed
 		}
 		c.ack(m.Header)

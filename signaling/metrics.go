@@ -21,7 +21,7 @@ var serverMessageTypes = []string{
 	TypeAuthOK, TypeOK, TypeError, TypePong, TypeJoined, TypeWaiting, TypeWaitingList,
 	TypeAdmitted, TypeDenied, TypeRemoved, TypeParticipantJoined, TypeParticipantLeft,
 	TypePresence, TypeOffer, TypeAnswer, TypeCandidate, TypeMediaClosed, TypeMessage,
-	TypeAlert, TypeSessionRevoked,
+	TypeAlert, TypeSessionRevoked, TypeTURN,
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {

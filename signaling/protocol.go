@@ -23,10 +23,11 @@ const (
 	TypeCandidate = "candidate"
 	TypePing      = "ping"
 	TypePresence  = "presence"
+	TypeTURN      = "turn"
 )
 
-// Message types sent by the server. offer, answer, candidate and presence
-// are sent in both directions.
+// Message types sent by the server. offer, answer, candidate, presence and
+// turn are sent in both directions.
 const (
 	TypeAuthOK            = "auth-ok"
 	TypeOK                = "ok"
@@ -186,6 +187,12 @@ type PresenceMessage struct {
 	Status string `json:"status"`
 }
 
+// TURNMessage asks for fresh TURN credentials, for an ICE restart after
+// the credentials from joined or admitted expired.
+type TURNMessage struct {
+	Header
+}
+
 // AuthOKMessage confirms authentication.
 type AuthOKMessage struct {
 	Header
@@ -248,6 +255,13 @@ type JoinedMessage struct {
 	Waiting      []RosterEntry    `json:"waiting,omitempty"`
 	TURN         *TURNMessagePart `json:"turn,omitempty"`
 	ICEServers   []ICEServer      `json:"iceServers,omitempty"`
+}
+
+// TURNReplyMessage replies to turn with fresh credentials.
+type TURNReplyMessage struct {
+	Header
+	TURN       *TURNMessagePart `json:"turn,omitempty"`
+	ICEServers []ICEServer      `json:"iceServers,omitempty"`
 }
 
 // WaitingMessage tells the hosts that a participant entered the waiting

@@ -88,6 +88,8 @@ func TestWaitingRoom(t *testing.T) {
 	pat.expectError(CodeNotAdmitted)
 	pat.send(PresenceMessage{Header: Header{Type: TypePresence}, Status: PresenceAway})
 	pat.expectError(CodeNotAdmitted)
+	pat.send(TURNMessage{Header: Header{Type: TypeTURN}})
+	pat.expectError(CodeNotAdmitted)
 	pat.send(AdmitMessage{Header: Header{Type: TypeAdmit}, Participant: waiting.Participant})
 	pat.expectError(CodeForbidden)
 	if e.media.peer(waiting.Participant) != nil {
@@ -126,6 +128,13 @@ func TestWaitingRoom(t *testing.T) {
 	calls, _ := e.media.peer(waiting.Participant).snapshot()
 	if want := []string{"candidate candidate:early", "offer v=0 patient"}; !slices.Equal(calls, want) {
 		t.Errorf("SFU got calls %q, want %q", calls, want)
+	}
+
+	pat.send(TURNMessage{Header: Header{Type: TypeTURN, ID: "t1"}})
+	var turn TURNReplyMessage
+	pat.expect(TypeTURN, &turn)
+	if turn.ID != "t1" || turn.TURN == nil || turn.TURN.Credential == "" || turn.TURN.TTL != 600 {
+		t.Errorf("got %+v, want id t1 and credentials valid for 600 s", turn)
 	}
 
 	pat.send(PresenceMessage{Header: Header{Type: TypePresence}, Status: PresenceAway})

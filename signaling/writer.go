@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -51,7 +52,8 @@ func (c *conn) send(m *outbound) {
 	default:
 		c.h.metrics.dropped.Inc()
 		c.h.metrics.slowConsumers.Inc()
-		c.writerLogger().Warn("closing slow consumer: outbound queue full", "queue", cap(c.out))
+		c.h.logClient(c.writerLogger(), slog.LevelWarn, "closing slow consumer: outbound queue full",
+			"queue", cap(c.out))
 		c.requestClose(closeRequest{code: CloseSlowConsumer, reason: "slow consumer: outbound queue full"})
 		return
 	}
@@ -178,7 +180,8 @@ func (c *conn) writeOutbound(m *outbound) error {
 func (c *conn) writeFailed(err error) {
 	if isTimeout(err) && !c.closed.Load() {
 		c.h.metrics.slowConsumers.Inc()
-		c.writerLogger().Warn("closing slow consumer: write timed out", "timeout", c.h.cfg.WriteTimeout)
+		c.h.logClient(c.writerLogger(), slog.LevelWarn, "closing slow consumer: write timed out",
+			"timeout", c.h.cfg.WriteTimeout)
 	} else {
 		c.writerLogger().Debug("websocket write failed", "err", err)
 	}
