@@ -259,7 +259,7 @@ func (c *Client) DownloadAttachment(ctx context.Context, ref e2ee.AttachmentRef,
 		return 0, fmt.Errorf("download %s: %w", ref.ID, err)
 	}
 	if n != ref.Size {
-		return 0, fmt.Errorf("download %s: %d bytes decrypted, the message says %d", ref.ID, n, ref.Size)
+		return 0, fmt.Errorf("download %s: %d bytes decrypted, the message states %d", ref.ID, n, ref.Size)
 	}
 	if err := tmp.Sync(); err != nil {
 		return 0, err

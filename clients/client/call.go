@@ -58,8 +58,8 @@ type CallReport struct {
 }
 
 // Call joins a consultation over the signaling WebSocket as a headless
-// media peer: it waits in the waiting room until a host admits it (a host
-// is admitted at once), then publishes a synthetic Opus and VP8 track
+// media peer. It waits in the waiting room until a host admits it (a host
+// is admitted at once). Then it publishes a synthetic Opus and VP8 track
 // through the SFU and counts what it receives. It returns the final
 // report when ctx ends or Duration has passed since admission, and
 // ErrDenied when a host turned it away or removed it.

@@ -21,7 +21,7 @@ import (
 // DeviceHeader is the request header that names the sending device.
 const DeviceHeader = "X-Bedside-Device"
 
-// maxResponseBytes bounds a JSON answer the client reads. A page of
+// maxResponseBytes bounds a JSON response body the client reads. A page of
 // messages is at most 4 MiB of ciphertext on a default server, which base64
 // and JSON grow by a third.
 const maxResponseBytes = 8 << 20
@@ -314,7 +314,7 @@ func (c *Client) credentials() (token, device string) {
 	return token, device
 }
 
-// doJSON sends req and decodes a JSON answer into out (unless out is nil).
+// doJSON sends req and decodes a JSON response into out (unless out is nil).
 func (c *Client) doJSON(ctx context.Context, req request, out any) error {
 	resp, err := c.do(ctx, req)
 	if err != nil {
@@ -327,7 +327,7 @@ func (c *Client) doJSON(ctx context.Context, req request, out any) error {
 	}
 	dec := json.NewDecoder(io.LimitReader(resp.Body, maxResponseBytes))
 	if err := dec.Decode(out); err != nil {
-		return fmt.Errorf("%s %s: decode answer: %w", req.method, redactPath(req.path), err)
+		return fmt.Errorf("%s %s: decode response: %w", req.method, redactPath(req.path), err)
 	}
 	return nil
 }

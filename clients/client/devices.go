@@ -183,7 +183,7 @@ type ApprovedDevice struct {
 // ApproveDevice certifies the device of an encoded DeviceRequest with the
 // identity key, signs the next version of the account's device list with
 // it and registers the device. Only a device holding the identity key can
-// approve (ErrNoIdentityKey otherwise). It refuses while the server
+// approve (ErrNoIdentityKey otherwise). It fails while the server
 // reports a device of the account that the signed list lacks.
 func (c *Client) ApproveDevice(ctx context.Context, encoded string) (*ApprovedDevice, error) {
 	req, err := ParseDeviceRequest(encoded)

@@ -16,9 +16,9 @@ var (
 	// ErrSecondFactorRequired means the account needs a TOTP or recovery
 	// code and none was given.
 	ErrSecondFactorRequired = errors.New("second factor required")
-	// ErrForbidden is the server's 403 answer.
+	// ErrForbidden is the server's 403 response.
 	ErrForbidden = errors.New("forbidden")
-	// ErrNotFound is the server's 404 answer, which it also gives for
+	// ErrNotFound is the server's 404 response, which it also returns for
 	// resources the caller may not know exist.
 	ErrNotFound = errors.New("not found")
 
@@ -39,7 +39,7 @@ var (
 	// from that user until AcceptIdentity.
 	ErrIdentityChanged = errors.New("identity key changed")
 	// ErrNewDevices means a correspondent's verified device list holds
-	// devices this client has not accepted yet. Send refuses to seal to them
+	// devices this client has not accepted yet. Send does not seal to them
 	// unless Config.TrustNewDevices is set.
 	ErrNewDevices = errors.New("correspondent has new devices")
 	// ErrUncertifiedDevice means the server reports a device that is not in
@@ -79,7 +79,7 @@ var (
 	ErrSignaling = errors.New("signaling error")
 )
 
-// APIError is an error answer of the HTTP API. errors.Is matches it with
+// APIError is an error response of the HTTP API. errors.Is matches it with
 // ErrAuthRequired (401), ErrForbidden (403) and ErrNotFound (404).
 type APIError struct {
 	Status  int
@@ -93,7 +93,7 @@ func (e *APIError) Error() string {
 	if msg == "" {
 		msg = http.StatusText(e.Status)
 	}
-	return fmt.Sprintf("server answered %d %s: %s", e.Status, e.Code, strings.TrimSpace(msg))
+	return fmt.Sprintf("server responded %d %s: %s", e.Status, e.Code, strings.TrimSpace(msg))
 }
 
 // Is maps the status to the package's sentinels.

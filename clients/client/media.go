@@ -154,7 +154,7 @@ func (mp *mediaPeer) nextVideoFrame() []byte {
 }
 
 // readRTCP reads the video sender's RTCP, which also lets the
-// interceptors run, and asks for a key frame on PLI or FIR.
+// interceptors run, and requests a key frame on PLI or FIR.
 func (mp *mediaPeer) readRTCP(sender *webrtc.RTPSender) {
 	defer mp.wg.Done()
 	for {
@@ -221,7 +221,7 @@ func (mp *mediaPeer) onCandidate(ci *webrtc.ICECandidate) {
 	_ = mp.s.Send(map[string]any{"type": "candidate", "candidate": ci.ToJSON()})
 }
 
-// offer creates the first offer, which the SFU answers.
+// offer creates the first SDP offer, applies it locally and sends it.
 func (mp *mediaPeer) offer(id string) error {
 	offer, err := mp.pc.CreateOffer(nil)
 	if err != nil {
@@ -233,8 +233,8 @@ func (mp *mediaPeer) offer(id string) error {
 	return mp.s.Send(map[string]string{"type": "offer", "id": id, "sdp": offer.SDP})
 }
 
-// handleSignal applies an answer to our offer, an SFU offer (answered at
-// once) or a trickled candidate.
+// handleSignal applies the SDP answer to our offer, an SFU offer (and
+// sends the answer to it) or a trickled candidate.
 func (mp *mediaPeer) handleSignal(m SignalMessage) error {
 	var body struct {
 		SDP       string                   `json:"sdp"`

@@ -14,7 +14,7 @@ import (
 )
 
 // maxSendAttempts bounds how often Send seals again after the server
-// answers stale_devices.
+// responds with stale_devices.
 const maxSendAttempts = 3
 
 // SendResult describes a stored message.
@@ -28,7 +28,7 @@ type SendResult struct {
 	// message.
 	NoDevices []string
 	Warnings  []*TrustWarning
-	// Attempts counts the seals, more than 1 after stale_devices answers.
+	// Attempts counts the seals, more than 1 after stale_devices responses.
 	Attempts int
 }
 
@@ -37,7 +37,7 @@ type SendResult struct {
 // with ErrIdentityChanged or ErrDeviceListRejected when a member's keys
 // cannot be trusted, and with ErrNewDevices when a member has devices not
 // accepted yet, unless Config.TrustNewDevices is set. When the server
-// answers stale_devices it fetches the device lists again and seals anew,
+// responds with stale_devices it fetches the device lists again and seals anew,
 // at most maxSendAttempts times.
 func (c *Client) Send(ctx context.Context, convID string, payload e2ee.Payload) (*SendResult, error) {
 	keys, err := c.activeKeys()
@@ -150,7 +150,7 @@ func warningErrors(ws []*TrustWarning) []error {
 	return out
 }
 
-// uncertifiedMissing returns the devices a stale_devices answer says are
+// uncertifiedMissing returns the devices a stale_devices response lists as
 // missing that the trust checks flagged as uncertified.
 func uncertifiedMissing(e *APIError, warnings []*TrustWarning) []string {
 	missing, _ := e.Details["missing"].([]any)

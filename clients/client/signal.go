@@ -50,7 +50,7 @@ type SignalConn struct {
 	nextID   atomic.Uint64
 	closeMu  sync.Once
 
-	// User, Role and Connection come from the auth-ok answer.
+	// User, Role and Connection come from the auth-ok message.
 	User, Role, Connection string
 }
 
@@ -133,7 +133,7 @@ func (s *SignalConn) readLoop() {
 }
 
 // Messages returns the channel of incoming messages. It is closed when
-// the connection ends; Err then says why.
+// the connection ends; Err then returns the reason.
 func (s *SignalConn) Messages() <-chan SignalMessage { return s.messages }
 
 // Err returns the read error that ended the connection.

@@ -26,7 +26,7 @@ type deviceView struct {
 	RevokedAt   time.Time `json:"revoked_at,omitzero"`
 }
 
-// devicesView is the answer of GET /api/v1/users/{user}/devices.
+// devicesView is the response body of GET /api/v1/users/{user}/devices.
 type devicesView struct {
 	UserID      string       `json:"user_id"`
 	IdentityKey []byte       `json:"identity_key"`

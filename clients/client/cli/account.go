@@ -52,8 +52,13 @@ func (e *env) withClient(fn func(c *client.Client) error) error {
 // exit with ExitTrust.
 func (e *env) warn(ws []*client.TrustWarning) {
 	for _, w := range ws {
-		if errors.Is(w, client.ErrFirstContact) || (e.trustNew && errors.Is(w, client.ErrNewDevices)) {
+		switch {
+		case errors.Is(w, client.ErrFirstContact):
 			fmt.Fprintln(e.io.Err, "note: "+w.Error())
+			continue
+		case e.trustNew && errors.Is(w, client.ErrNewDevices):
+			fmt.Fprintf(e.io.Err, "note: accepted the new devices %s of user %s (--trust-new-devices)\n",
+				strings.Join(w.DeviceIDs, ", "), w.UserID)
 			continue
 		}
 		e.warned = true

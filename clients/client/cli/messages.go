@@ -32,13 +32,13 @@ func runConsultations(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintln(e.io.Out, "no consultations")
 		}
 		for _, q := range list {
-			var who []string
+			var participants []string
 			for _, p := range q.Participants {
-				who = append(who, p.UserID+" ("+p.Kind+")")
+				participants = append(participants, p.UserID+" ("+p.Kind+")")
 			}
 			fmt.Fprintf(e.io.Out, "%s  %s - %s  %-11s  conversation %s  participants: %s\n", q.ID,
 				q.Start.Local().Format("2006-01-02 15:04"), q.End.Local().Format("15:04"), q.Status,
-				q.ConversationID(), strings.Join(who, ", "))
+				q.ConversationID(), strings.Join(participants, ", "))
 		}
 		return nil
 	})

@@ -1,6 +1,6 @@
 // Package tamper is a test double of a malicious Bedside server: an
 // http.Handler that wraps the real server's handler and changes its
-// answers the way a compromised server could. Every attack is off until
+// responses the way a compromised server could. Every attack is off until
 // armed, so the handler is a transparent proxy by default. It exists to
 // show that package client detects each attack; it is only for tests.
 package tamper
@@ -24,10 +24,10 @@ type Attack string
 // The attacks. Each applies to the user or conversation it was armed for.
 const (
 	// AddDevice adds a device with fresh keys that no identity key
-	// certified to a user's device answer.
+	// certified to a user's devices response.
 	AddDevice Attack = "add-device"
 	// SwapKey replaces the HPKE key of a user's first device in the
-	// device answer, outside the signed list.
+	// devices response, outside the signed list.
 	SwapKey Attack = "swap-key"
 	// SwapListKey changes the HPKE key inside the first certificate of
 	// the signed device list, breaking its signatures.
@@ -102,7 +102,7 @@ var (
 	messagesPath = regexp.MustCompile(`^/api/v1/conversations/([^/]+)/messages$`)
 )
 
-// ServeHTTP passes the request on and tampers with the answers of the
+// ServeHTTP passes the request on and tampers with the responses of the
 // device and message routes.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if m := messagesPath.FindStringSubmatch(r.URL.Path); m != nil && r.Method == http.MethodPost {
@@ -159,7 +159,7 @@ type readCloser struct{ *bytes.Reader }
 
 func (readCloser) Close() error { return nil }
 
-// devicesView mirrors the device answer with the fields the attacks touch
+// devicesView mirrors the devices response with the fields the attacks touch
 // and keeps the rest as they are.
 type devicesView struct {
 	UserID      string            `json:"user_id"`
@@ -230,7 +230,7 @@ func randomBytes(n int) []byte {
 	return b
 }
 
-// pageView mirrors the message page answer.
+// pageView mirrors the message page response.
 type pageView struct {
 	Messages   []map[string]any `json:"messages"`
 	NextCursor uint64           `json:"next_cursor"`
@@ -296,13 +296,13 @@ func (p *Proxy) dropEnvelope(raw []byte, device string) []byte {
 	if err != nil {
 		return raw
 	}
-	var kept []e2ee.Envelope
+	var remaining []e2ee.Envelope
 	for _, env := range m.Envelopes {
 		if env.Recipient.DeviceID != device {
-			kept = append(kept, env)
+			remaining = append(remaining, env)
 		}
 	}
-	m.Envelopes = kept
+	m.Envelopes = remaining
 	return m.Marshal()
 }
 
