@@ -171,6 +171,9 @@ func (c *conn) authenticate() error {
 	deadline := start.Add(c.h.cfg.AuthTimeout)
 	c.ws.SetReadDeadline(deadline)
 	_, data, err := c.ws.ReadMessage()
+	if c.closed.Load() {
+		return errStop // closed by Shutdown or a revocation while waiting
+	}
 	if isTimeout(err) {
 		c.failAuth("", "timeout")
 		c.closeWith(CloseAuthTimeout, "authentication timed out")

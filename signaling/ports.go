@@ -71,7 +71,9 @@ type Media interface {
 	// example when a participant resumes after a reconnect.
 	Join(roomID, participantID string, sig MediaSignaler) (MediaPeer, error)
 	// TURNCredentials returns short-lived TURN credentials for
-	// participantID, or false when no TURN server is configured.
+	// participantID, or false when no TURN server is configured. The hub
+	// calls it with a room lock held, so it must not call back into the
+	// hub or wait for a goroutine that does.
 	TURNCredentials(participantID string) (TURNCredentials, bool)
 }
 

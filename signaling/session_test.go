@@ -306,3 +306,39 @@ func TestMediaSignaling(t *testing.T) {
 	pat.send(OfferMessage{Header: Header{Type: TypeOffer}, SDP: "v=0 third"})
 	pat.expectError(CodeMediaFailed)
 }
+
+func TestWaitingParticipantVanishes(t *testing.T) {
+	checkLeaks(t)
+	e := newEnv(t, func(c *Config) { c.ResumeGrace = 100 * time.Millisecond })
+	e.rooms.add("c1", []string{"doc"}, "pat")
+	doc := e.connect("doc", policy.RoleClinician)
+	doc.join("c1")
+
+	var nc net.Conn
+	d := rawDialer(&nc)
+	ws, _, err := d.Dial(e.url(), nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	pat := &client{t: t, ws: ws}
+	pat.send(AuthMessage{Header: Header{Type: TypeAuth}, Token: e.auth.add("pat", policy.RolePatient, "s")})
+	pat.expect(TypeAuthOK, nil)
+	j := pat.join("c1")
+	doc.expect(TypeWaiting, nil)
+	doc.expect(TypeWaitingList, nil)
+
+	nc.Close()
+	var list WaitingListMessage
+	doc.expect(TypeWaitingList, &list)
+	if len(list.Waiting) != 1 || list.Waiting[0].Participant != j.Participant || list.Waiting[0].Presence != PresenceDisconnected {
+		t.Errorf("host got waiting list %+v, want the patient disconnected", list.Waiting)
+	}
+	doc.expect(TypeWaitingList, &list)
+	if len(list.Waiting) != 0 {
+		t.Errorf("host got waiting list %+v after the grace period, want empty", list.Waiting)
+	}
+	if e.media.peer(j.Participant) != nil {
+		t.Error("got a media peer for a participant who only waited, want none")
+	}
+}
