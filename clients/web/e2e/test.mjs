@@ -241,8 +241,44 @@ try {
     await clinician.getByText('Patient left the call.').waitFor();
     await waitForAttr(clinician, '.stage', 'data-remote-streams', (v) => v === '0', 15000);
     await clinician.getByRole('button', { name: 'Leave' }).click();
-    await clinician.close();
+    await clinician.getByRole('heading', { name: 'Consultations' }).waitFor();
     await patient.close();
+  });
+
+  // The patient loses his only device and starts over in a new browser:
+  // his identity key changes, and the clinician must not send to the new
+  // key before comparing the new safety number.
+  await runner.step('a changed identity key blocks sending until accepted', async () => {
+    const admin = people.adminClient;
+    const devs = await admin.call('GET', `/api/v1/users/${people.patient.id}/devices`);
+    for (const d of devs.devices.filter((d) => !d.revoked_at)) {
+      await admin.call('DELETE', `/api/v1/users/${people.patient.id}/devices/${d.device_id}`);
+    }
+    const fresh = await newPage(browser, 'patient-new-browser', { width: 390, height: 844 });
+    pages.push(fresh);
+    await signIn(fresh, people.patient);
+    await fresh.goto(`${app}/consultations/${people.consultationId}`);
+    await fresh.getByLabel('Message', { exact: true }).waitFor();
+
+    await clinician.goto(`${app}/consultations/${people.consultationId}`);
+    const box = clinician.getByLabel('Message', { exact: true });
+    const text = `After the key change, ref ${tag}-k`;
+    sent.keyChange = { text };
+    await box.fill(text);
+    await box.press('Enter');
+    await clinician.getByRole('heading', { name: 'The encryption keys of the patient changed' }).waitFor();
+    await clinician.getByText('Not sent:').waitFor();
+    // Messages from the removed device still verify under the old key.
+    await clinician.locator('.messages .message:not(.mine) .text', { hasText: sent.patient.text }).waitFor();
+    const failed = await clinician.locator('.messages .message.failed').count();
+    assert(failed === 0, `got ${failed} messages that failed to open after the key change, want 0`);
+    await shot(clinician, 'identity-changed');
+    await clinician.getByRole('button', { name: /I compared the new number/ }).click();
+    await clinician.getByText('Checked: you compared this safety number.').waitFor();
+    await box.press('Enter');
+    await fresh.locator('.messages .message:not(.mine) .text', { hasText: text }).waitFor({ timeout: 20000 });
+    await clinician.close();
+    await fresh.close();
   });
 
   await runner.step('nurse accepts her invitation and enrolls TOTP from the QR page', async () => {
@@ -351,7 +387,8 @@ await runner.step('data directory holds neither message text nor photo bytes', a
   const secrets = [];
   for (const [who, s] of Object.entries(sent)) {
     secrets.push({ label: `${who} message text`, bytes: Buffer.from(s.text, 'utf8') });
-    secrets.push({ label: `${who} message reference`, bytes: Buffer.from(`${tag}-${who[0]}`, 'utf8') });
+    secrets.push({ label: `${who} message reference`, bytes: Buffer.from(s.text.slice(-14), 'utf8') });
+    if (!s.image) continue;
     secrets.push({ label: `${who} photo file`, bytes: s.image.png });
     secrets.push({ label: `${who} photo pixels`, bytes: s.image.pixels.subarray(0, 64) });
   }

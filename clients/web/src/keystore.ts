@@ -29,6 +29,10 @@ export interface StoredPin {
   identityKey: Uint8Array;
   deviceList: Uint8Array;
   verified: boolean;
+  // history contains earlier accepted device lists, newest first, with the
+  // time (ms) the next list replaced each, so messages that removed devices
+  // sent before can still be verified.
+  history?: { list: Uint8Array; supersededMs: number }[];
 }
 
 function request<T>(req: IDBRequest<T>): Promise<T> {

@@ -5,12 +5,17 @@
 
 import { ApiError, type Api } from './api';
 import * as e2ee from './e2ee';
-import { loadDevice, loadPin, saveDevice, savePin, type StoredDevice } from './keystore';
+import { loadDevice, loadPin, saveDevice, savePin, type StoredDevice, type StoredPin } from './keystore';
 
 export function toBase64(b: Uint8Array): string {
   let s = '';
   for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
   return btoa(s);
+}
+
+// sameBytes compares two public values; neither is secret.
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 export function fromBase64(s: string): Uint8Array {
@@ -77,6 +82,21 @@ export interface Peer {
 
 export class DeviceUnavailableError extends Error {}
 
+// IdentityChangedError reports that a correspondent's device list is
+// signed by another identity key than the one pinned on first contact:
+// either they started over on a new device, or the server substituted
+// keys. Messages to them stop until the user compares the new safety
+// number and accepts it.
+export class IdentityChangedError extends Error {
+  constructor(
+    readonly userId: string,
+    readonly newIdentityKey: Uint8Array,
+  ) {
+    super('This person’s encryption keys changed. Compare the new safety number before you send anything.');
+    this.name = 'IdentityChangedError';
+  }
+}
+
 // Messenger is this browser's e2ee device for the signed-in user.
 export class Messenger {
   private peers = new Map<string, Peer>();
@@ -131,6 +151,9 @@ export class Messenger {
 
     const pin = userId === this.userId ? undefined : await loadPin(this.userId, userId);
     const pinnedKey = userId === this.userId ? this.identityKey : (pin?.identityKey ?? list.identityKey);
+    if (userId !== this.userId && !sameBytes(pinnedKey, list.identityKey)) {
+      throw new IdentityChangedError(userId, list.identityKey);
+    }
     await e2ee.verifyDeviceList(pinnedKey, list);
     let changed = false;
     if (pin) {
@@ -144,6 +167,7 @@ export class Messenger {
         identityKey: pinnedKey,
         deviceList: list.bytes,
         verified: (pin?.verified ?? false) && !changed,
+        history: changed && pin ? archive(pin, list.issuedMs) : pin?.history,
       });
     }
 
@@ -162,6 +186,62 @@ export class Messenger {
     return p;
   }
 
+  // acceptIdentity pins the identity key that now signs userId's device
+  // list, after the user compared the new safety number.
+  async acceptIdentity(userId: string): Promise<void> {
+    const res = await this.api.get<DevicesResponse>(`/api/v1/users/${encodeURIComponent(userId)}/devices`);
+    if (!res.device_list) throw new Error('This person has no device list.');
+    const list = e2ee.parseDeviceList(fromBase64(res.device_list));
+    await e2ee.verifyDeviceList(list.identityKey, list);
+    const pin = await loadPin(this.userId, userId);
+    await savePin(this.userId, userId, {
+      identityKey: list.identityKey,
+      deviceList: list.bytes,
+      verified: true,
+      history: pin ? archive(pin, list.issuedMs) : [],
+    });
+    this.peers.delete(userId);
+  }
+
+  // safetyNumberWith computes the safety number with a given identity key
+  // of userId, such as a changed one that is not trusted yet.
+  safetyNumberWith(userId: string, identityKey: Uint8Array): Promise<e2ee.SafetyNumber> {
+    return e2ee.computeSafetyNumber(this.userId, this.identityKey, userId, identityKey);
+  }
+
+  // senderDevice returns the public keys of the device that sent a
+  // message: from the sender's current verified list, or else from a list
+  // accepted earlier that the next one replaced after the message's time.
+  // That keeps messages readable after their device was removed or the
+  // sender's identity key changed.
+  //
+  // NOTE: the message time is chosen by the sender, so a removed device
+  // whose keys were stolen could backdate a message; the server rejects
+  // posts from removed devices, which a compromised server could skip.
+  async senderDevice(ref: e2ee.DeviceRef, timeMs: number): Promise<e2ee.DevicePublic | undefined> {
+    const find = (p: Peer) => p.devices.find((d) => d.deviceId === ref.deviceId);
+    try {
+      let dev = find(await this.peer(ref.userId));
+      if (!dev) dev = find(await this.peer(ref.userId, true));
+      if (dev) return dev;
+    } catch (err) {
+      if (!(err instanceof IdentityChangedError)) throw err;
+    }
+    if (ref.userId === this.userId) return undefined;
+    const pin = await loadPin(this.userId, ref.userId);
+    if (!pin) return undefined;
+    const lists = [{ list: pin.deviceList, supersededMs: Number.MAX_SAFE_INTEGER }, ...(pin.history ?? [])];
+    for (const entry of lists) {
+      if (timeMs > entry.supersededMs) continue;
+      const list = e2ee.parseDeviceList(entry.list);
+      const cert = list.certificates.find((c) => c.device.deviceId === ref.deviceId);
+      if (!cert) continue;
+      await e2ee.verifyDeviceList(list.identityKey, list);
+      return cert.device;
+    }
+    return undefined;
+  }
+
   async markVerified(userId: string): Promise<void> {
     const p = await this.peer(userId);
     const pin = await loadPin(this.userId, userId);
@@ -178,6 +258,15 @@ export class Messenger {
   conversation(id: string): Promise<Conversation> {
     return Conversation.open(this, this.api, id);
   }
+}
+
+// maxHistory bounds the earlier device lists kept per correspondent.
+const maxHistory = 16;
+
+// archive returns pin's history with its current list added as replaced
+// at supersededMs.
+function archive(pin: StoredPin, supersededMs: number): { list: Uint8Array; supersededMs: number }[] {
+  return [{ list: pin.deviceList, supersededMs }, ...(pin.history ?? [])].slice(0, maxHistory);
 }
 
 async function createDevice(userId: string): Promise<StoredDevice> {
@@ -295,12 +384,7 @@ export class Conversation {
       if (senderRef.userId !== v.sender.user_id || senderRef.deviceId !== v.sender.device_id) {
         throw new Error('the server’s sender does not match the signed header');
       }
-      let peer = await this.m.peer(senderRef.userId);
-      let sender = peer.devices.find((d) => d.deviceId === senderRef.deviceId);
-      if (!sender) {
-        peer = await this.m.peer(senderRef.userId, true);
-        sender = peer.devices.find((d) => d.deviceId === senderRef.deviceId);
-      }
+      const sender = await this.m.senderDevice(senderRef, sealed.header.timeMs);
       if (!sender) throw new Error('the sending device is not in the sender’s signed device list');
       const plain = await e2ee.open(this.m.keys, sealed, sender);
       this.guard.accept(sealed.header.messageId, sealed.header.timeMs);

@@ -4,7 +4,7 @@
 import { describeError } from '../api';
 import type { App } from '../app';
 import { formatTime, h, replace, statusLine } from '../dom';
-import { DeviceUnavailableError, type ChatMessage, type Conversation } from '../messenger';
+import { DeviceUnavailableError, IdentityChangedError, type ChatMessage, type Conversation, type Messenger } from '../messenger';
 import type { Params, View } from '../router';
 import type { Consultation } from './consultations';
 
@@ -13,6 +13,10 @@ import type { Consultation } from './consultations';
 const maxImageBytes = 10 << 20;
 
 type NameOf = (userId: string) => string;
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
 
 // mountChat fills panel with the chat of one conversation and returns a
 // function that releases it.
@@ -70,6 +74,22 @@ export async function mountChat(app: App, panel: HTMLElement, conversationId: st
     form,
   );
 
+  // Warn at once about correspondents whose keys or devices changed.
+  void (async () => {
+    const m = await app.messenger();
+    for (const u of conv.others()) {
+      try {
+        const p = await m.peer(u);
+        if (p.changed) status.set(`${capitalize(nameOf(u))} added or removed a device. Compare your safety number again.`, 'info');
+        if (p.uncertified.length > 0) {
+          status.set(`The server lists devices of ${nameOf(u)} that they did not certify. Bedside does not encrypt to them.`, 'error');
+        }
+      } catch (err) {
+        if (err instanceof IdentityChangedError) void showSafety(u);
+      }
+    }
+  })();
+
   const seen = new Set<string>();
   function render(msgs: ChatMessage[]): void {
     for (const msg of msgs) {
@@ -115,10 +135,39 @@ export async function mountChat(app: App, panel: HTMLElement, conversationId: st
     return fetching;
   }
 
+  // showChangedIdentity explains a changed identity key and lets the user
+  // trust it after comparing the new safety number aloud.
+  async function showChangedIdentity(m: Messenger, err: IdentityChangedError): Promise<void> {
+    const u = err.userId;
+    const sn = await m.safetyNumberWith(u, err.newIdentityKey);
+    const accept = h('button', { type: 'button', class: 'primary' }, `I compared the new number with ${nameOf(u)}: trust it`);
+    accept.addEventListener('click', async () => {
+      try {
+        await m.acceptIdentity(u);
+        await showSafety(u);
+      } catch (e) {
+        replace(safety, h('p', { class: 'status status-error' }, describeError(e)));
+      }
+    });
+    replace(
+      safety,
+      h('h3', null, `The encryption keys of ${nameOf(u)} changed`),
+      h(
+        'p',
+        { class: 'status status-error', role: 'alert' },
+        `This happens when ${nameOf(u)} starts over on a new phone or computer, but it could also mean someone is trying to ` +
+          'read your messages. Nothing is sent to them until you compare the new safety number, for example aloud during a call.',
+      ),
+      h('ol', { class: 'words', 'data-testid': 'safety-words' }, ...sn.words.map((w) => h('li', null, w))),
+      h('p', { class: 'digits', 'aria-label': 'Safety number digits' }, sn.digitGroups),
+      accept,
+    );
+  }
+
   async function showSafety(userId: string): Promise<void> {
     safety.hidden = false;
+    const m = await app.messenger();
     try {
-      const m = await app.messenger();
       const peer = await m.peer(userId, true);
       const sn = await m.safetyNumber(userId);
       const mark = h('button', { type: 'button', class: 'primary', hidden: peer.verified }, 'The words match: mark as checked');
@@ -158,6 +207,10 @@ export async function mountChat(app: App, panel: HTMLElement, conversationId: st
         h('div', { class: 'row' }, mark, close),
       );
     } catch (err) {
+      if (err instanceof IdentityChangedError) {
+        await showChangedIdentity(m, err);
+        return;
+      }
       replace(safety, h('p', { class: 'status status-error' }, describeError(err)));
     }
   }
@@ -172,6 +225,11 @@ export async function mountChat(app: App, panel: HTMLElement, conversationId: st
       text.value = '';
       await refresh();
     } catch (err) {
+      if (err instanceof IdentityChangedError) {
+        status.set(`Not sent: ${err.message}`, 'error');
+        void showSafety(err.userId);
+        return;
+      }
       status.set(`Not sent: ${describeError(err)}. Your text is still in the box; try again.`, 'error');
     } finally {
       send.disabled = false;

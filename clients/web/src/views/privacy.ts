@@ -57,7 +57,7 @@ export function privacyView(): View {
         null,
         'Video and sound are encrypted between your device and the clinic’s server (DTLS-SRTP), so nobody on the ' +
           'network in between can watch or listen. The server itself passes the video on to the other participants, ' +
-          'so the clinic’s server could technically access the call while it happens. Calls are not recorded.',
+          'so the clinic’s server could technically access the call while it happens. Bedside has no recording feature.',
       ),
       h(
         'p',
@@ -107,7 +107,13 @@ export function privacyView(): View {
         'If every word matches, mark the number as checked. If it does not match, stop sending private details and ' +
           'tell the clinic.',
       ),
-      h('p', null, 'The number changes when someone adds a new phone or computer. Bedside tells you when that happens.'),
+      h(
+        'p',
+        null,
+        'The number changes only if someone starts over with new keys, for example after losing every device. Bedside then ' +
+          'stops sending to them and shows the new number until you have compared it. When someone adds or removes a phone or ' +
+          'computer, the conversation tells you, so you can compare again.',
+      ),
     ),
 
     section(
@@ -133,7 +139,8 @@ export function privacyView(): View {
         'p',
         null,
         'Tell your clinic if you see a sign-in you do not recognise, a new device you did not add, or a safety number that ' +
-          'does not match. Staff can end every session on your account at once.',
+          'does not match. On your account page you can end any session you do not recognise, and an administrator can ' +
+          'disable the account, which ends all its sessions at once.',
       ),
     ),
   );
