@@ -215,9 +215,9 @@ export class Messenger {
   // That keeps messages readable after their device was removed or the
   // sender's identity key changed.
   //
-  // NOTE: the message time is chosen by the sender, so a removed device
-  // whose keys were stolen could backdate a message; the server rejects
-  // posts from removed devices, which a compromised server could skip.
+  // NOTE: the sender chooses the message time, so a removed device whose
+  // keys were stolen could backdate a message. The server rejects posts
+  // from removed devices, but a compromised server could skip that check.
   async senderDevice(ref: e2ee.DeviceRef, timeMs: number): Promise<e2ee.DevicePublic | undefined> {
     const find = (p: Peer) => p.devices.find((d) => d.deviceId === ref.deviceId);
     try {
