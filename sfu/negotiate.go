@@ -131,6 +131,8 @@ func (p *Peer) answerEmptyLocked(offer *sdp.SessionDescription) (string, error) 
 // setLocalLocked applies a local description and waits (bounded) until the
 // candidates are gathered, so the SDP carries them.
 func (p *Peer) setLocalLocked(desc webrtc.SessionDescription) error {
+	p.setDescribing(true)
+	defer p.setDescribing(false)
 	gathered := webrtc.GatheringCompletePromise(p.pc)
 	if err := p.pc.SetLocalDescription(desc); err != nil {
 		return fmt.Errorf("set local %s: %w", desc.Type, err)
@@ -144,6 +146,12 @@ func (p *Peer) setLocalLocked(desc webrtc.SessionDescription) error {
 			"timeout", gatherTimeout.String())
 	}
 	return nil
+}
+
+func (p *Peer) setDescribing(on bool) {
+	p.mu.Lock()
+	p.describing = on
+	p.mu.Unlock()
 }
 
 // HandleAnswer applies the client's answer to the SFU's last offer.

@@ -19,9 +19,10 @@ type Signaler interface {
 	// SendOffer carries a server-initiated (re)negotiation offer. The client
 	// answers through Peer.HandleAnswer.
 	SendOffer(sdp string)
-	// SendCandidate carries a server ICE candidate (trickle). The candidates
-	// also appear in every SDP the SFU produces, so a client may see each
-	// twice; adding a duplicate is harmless.
+	// SendCandidate carries a server ICE candidate (trickle) gathered after
+	// the SDP it belongs to was produced. Every SDP the SFU produces already
+	// holds the candidates gathered until then (with the UDP mux, all of
+	// them), so this is rarely called.
 	SendCandidate(c webrtc.ICECandidateInit)
 	// Closed reports that the SFU dropped this peer (ICE failed, timeout,
 	// replaced, SFU shutdown). It is not called after Peer.Close.
@@ -52,8 +53,13 @@ type Peer struct {
 	// remote description.
 	candidates []webrtc.ICECandidateInit
 
-	mu           sync.Mutex
-	closed       bool
+	mu     sync.Mutex
+	closed bool
+	// describing is set while a local description is being produced: the
+	// candidates gathered meanwhile go into its SDP, not to SendCandidate,
+	// so a client never gets a candidate before the description it belongs
+	// to.
+	describing   bool
 	connected    bool
 	negPending   bool
 	negTimer     *time.Timer
@@ -153,7 +159,10 @@ func (p *Peer) isClosed() bool {
 }
 
 func (p *Peer) onICECandidate(c *webrtc.ICECandidate) {
-	if c == nil || p.isClosed() {
+	p.mu.Lock()
+	skip := c == nil || p.closed || p.describing
+	p.mu.Unlock()
+	if skip {
 		return
 	}
 	p.sig.SendCandidate(c.ToJSON())
