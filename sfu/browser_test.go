@@ -32,9 +32,10 @@ type browserEvent struct {
 }
 
 type browserReport struct {
-	FramesDecoded int    `json:"framesDecoded"`
-	RemoteTracks  int    `json:"remoteTracks"`
-	State         string `json:"state"`
+	FramesDecoded      int    `json:"framesDecoded"`
+	RemoteTracks       int    `json:"remoteTracks"`
+	State              string `json:"state"`
+	LocalCandidateType string `json:"localCandidateType"`
 }
 
 // browserPeer queues SFU messages for one page; the page fetches them in
@@ -117,6 +118,7 @@ func TestBrowserInterop(t *testing.T) {
 	s := startSFU(t, func(c *Config) {
 		c.ICEDisconnectedTimeout = DefaultICEDisconnectedTimeout
 		c.ICEFailedTimeout = DefaultICEFailedTimeout
+		c.TURN = TURNConfig{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0"}
 		if os.Getenv("SFU_DEBUG") != "" {
 			c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		}
@@ -128,7 +130,7 @@ func TestBrowserInterop(t *testing.T) {
 	}
 
 	peers := map[string]*browserPeer{}
-	for _, id := range []string{"a", "b", "c"} {
+	for _, id := range []string{"a", "b", "c", "d"} {
 		bp := &browserPeer{t: t, wake: make(chan struct{}, 1)}
 		p, err := s.Join("browser", id, bp)
 		if err != nil {
@@ -196,6 +198,10 @@ func TestBrowserInterop(t *testing.T) {
 		}
 		return evs
 	})
+	handle("GET /turn", func(bp *browserPeer, _ []byte) any {
+		creds, _ := s.TURNCredentials(bp.peer.ID())
+		return creds
+	})
 	handle("POST /report", func(bp *browserPeer, body []byte) any {
 		bp.mu.Lock()
 		_ = json.Unmarshal(body, &bp.report)
@@ -209,8 +215,9 @@ func TestBrowserInterop(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 
-	// c publishes nothing and opens with an offer without media sections.
-	modes := map[string]string{"c": "&mode=recv"}
+	// c publishes nothing and opens with an offer without media sections;
+	// d receives only, through the SFU's TURN server.
+	modes := map[string]string{"c": "&mode=recv", "d": "&mode=recv&relay=1"}
 	procs := map[string]*exec.Cmd{}
 	for id := range peers {
 		cmd := exec.Command(chromium, "--headless=new", "--no-sandbox", "--disable-gpu",
@@ -236,9 +243,14 @@ func TestBrowserInterop(t *testing.T) {
 	}
 	waitFor(ctx, t, "every browser decoding the others' video", func() bool {
 		return report("a").FramesDecoded > 30 && report("b").FramesDecoded > 30 &&
-			report("c").FramesDecoded > 30 && report("c").RemoteTracks == 4
+			report("c").FramesDecoded > 30 && report("c").RemoteTracks == 4 &&
+			report("d").FramesDecoded > 30 && report("d").RemoteTracks == 4
 	})
-	t.Logf("a: %+v, b: %+v, c: %+v, stats: %+v", report("a"), report("b"), report("c"), s.Stats())
+	if got := report("d").LocalCandidateType; got != "relay" {
+		t.Errorf("d: got local candidate type %q, want relay", got)
+	}
+	t.Logf("a: %+v, b: %+v, c: %+v, d: %+v, stats: %+v",
+		report("a"), report("b"), report("c"), report("d"), s.Stats())
 
 	// Glare: a's messages are held while b publishes a screen track, so the
 	// SFU's offer to a is in flight when a publishes one of its own. The SFU
@@ -256,14 +268,15 @@ func TestBrowserInterop(t *testing.T) {
 	waitFor(ctx, t, "a's crossing offer rejected", func() bool { return s.Stats().Glare == 1 })
 	peers["a"].setHold(false)
 	waitFor(ctx, t, "both screen tracks everywhere after glare", func() bool {
-		return report("a").RemoteTracks == 3 && report("b").RemoteTracks == 3 && report("c").RemoteTracks == 6
+		return report("a").RemoteTracks == 3 && report("b").RemoteTracks == 3 &&
+			report("c").RemoteTracks == 6 && report("d").RemoteTracks == 6
 	})
 	t.Logf("after glare: a: %+v, b: %+v, c: %+v", report("a"), report("b"), report("c"))
 
 	// Browser b vanishes: a and c must see its tracks go.
 	kill(procs["b"])
 	waitFor(ctx, t, "b dropped and its tracks removed at a and c", func() bool {
-		return s.Stats().Peers == 2 && report("a").RemoteTracks == 0 && report("c").RemoteTracks == 3
+		return s.Stats().Peers == 3 && report("a").RemoteTracks == 0 && report("c").RemoteTracks == 3
 	})
 	t.Logf("after b vanished: a: %+v, stats: %+v", report("a"), s.Stats())
 }
