@@ -146,18 +146,10 @@ func startFixture(dataDir string) (*fixture, func() error, error) {
 	return f, stop, nil
 }
 
-// errNoMessaging means the server does not serve the messaging API.
-var errNoMessaging = errors.New("the server does not serve the messaging API")
-
 // newFixture starts a fixture stopped at the end of the test.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f, stop, err := startFixture(t.TempDir())
-	if errors.Is(err, errNoMessaging) {
-		// TODO(client): remove once package server registers the
-		// messaging routes; until then these tests cannot run.
-		t.Skip(err)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,9 +175,6 @@ func (f *fixture) seed(cfg server.Config) error {
 	clinToken, err := api.signIn(ctx, f.Clinician)
 	if err != nil {
 		return err
-	}
-	if err := api.call(ctx, clinToken, "GET", "/api/v1/conversations", nil, nil); err != nil {
-		return fmt.Errorf("%w: %v", errNoMessaging, err)
 	}
 	// The inviting clinician joins the new patient's care team.
 	if f.Patient, err = api.patient(ctx, clinToken, "patient@test.bedside", "Pat Patient"); err != nil {
