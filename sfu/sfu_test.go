@@ -256,3 +256,42 @@ func TestCandidatesBeforeOffer(t *testing.T) {
 		t.Errorf("got %d candidates still buffered after the offer, want 0", buffered)
 	}
 }
+
+// TestRepublishReusesSections has a publisher leave and come back several
+// times: the subscriber's SDP must not grow by two sections each time,
+// because Pion reuses the transceivers of removed tracks.
+func TestRepublishReusesSections(t *testing.T) {
+	s := startSFU(t, nil)
+	ctx := testContext(t, 30*time.Second)
+	bob := newClient(t, s, "room1", "bob", nil, webrtc.Configuration{})
+	bob.recvOnly()
+	bob.mustOffer()
+
+	sections := func() int {
+		sdp, _ := bob.lastSDP.Load().(string)
+		return strings.Count(sdp, "\r\nm=")
+	}
+	var first int
+	for round := range 3 {
+		name := "alice" + string(rune('a'+round))
+		alice := newClient(t, s, "room1", name, nil, webrtc.Configuration{})
+		alice.publish(t, true)
+		alice.mustOffer()
+		waitFor(ctx, t, "bob receiving "+name+"'s video", func() bool {
+			st := bob.track(name + "-video")
+			return st != nil && st.packets.Load() >= 5
+		})
+		if round == 0 {
+			first = sections()
+		}
+		_ = alice.peer.Close()
+		alice.close()
+		waitFor(ctx, t, name+"'s tracks removed", func() bool {
+			st := bob.track(name + "-video")
+			return st.ended.Load() && s.Stats().Tracks == 0
+		})
+	}
+	if got := sections(); got > first {
+		t.Errorf("got %d media sections after 3 rounds, want at most %d as after the first", got, first)
+	}
+}
