@@ -84,17 +84,21 @@ func (c *conn) closeWith(code int, reason string) {
 	c.requestClose(closeRequest{code: code, reason: reason, flush: true})
 }
 
-// requestClose records req for the writer. Only the first call has an
-// effect; messages sent after it are dropped. A request made after the
-// reader ended is not sent, because the connection is being torn down.
-func (c *conn) requestClose(req closeRequest) {
+// requestClose records req for the writer and reports whether it did.
+// Only the first call has an effect; messages sent after it are dropped. A
+// request made after the reader ended is not sent, because the connection
+// is being torn down.
+func (c *conn) requestClose(req closeRequest) bool {
+	first := false
 	c.closeOnce.Do(func() {
+		first = true
 		c.closed.Store(true)
 		c.mu.Lock()
 		c.closeReq = &req
 		c.mu.Unlock()
 		c.startWriter()
 	})
+	return first
 }
 
 // revoke sends session-revoked and closes the connection, dropping what is
@@ -102,7 +106,9 @@ func (c *conn) requestClose(req closeRequest) {
 func (c *conn) revoke() {
 	c.revoked.Store(true)
 	b := encode(c.h.log, SessionRevokedMessage{Header: Header{Type: TypeSessionRevoked}})
-	c.requestClose(closeRequest{code: ClosePolicyViolation, reason: "session revoked", message: b})
+	if c.requestClose(closeRequest{code: ClosePolicyViolation, reason: "session revoked", message: b}) {
+		c.h.metrics.countSent(TypeSessionRevoked)
+	}
 }
 
 // queuePing is the ping timer's function: it queues a ping unless the
