@@ -338,3 +338,44 @@ func runRoom(t *testing.T, e *env, id, host string, users []string) {
 	h.send(LeaveMessage{Header: Header{Type: TypeLeave, ID: "done"}})
 	h.waitFor(TypeOK, nil)
 }
+
+func TestSeveralDevices(t *testing.T) {
+	checkLeaks(t)
+	e := newEnv(t, nil)
+	e.rooms.add("c1", []string{"doc"}, "pat")
+	token := e.auth.add("doc", policy.RoleClinician, "doc-session")
+	devices := make([]*client, 2)
+	for i, label := range []string{"laptop", "phone"} {
+		devices[i] = e.open()
+		devices[i].send(AuthMessage{Header: Header{Type: TypeAuth}, Token: token, Device: label})
+		devices[i].expect(TypeAuthOK, nil)
+	}
+
+	first := devices[0].join("c1")
+	second := devices[1].join("c1")
+	if first.Participant == second.Participant {
+		t.Fatalf("got participant %s for both devices, want one each", first.Participant)
+	}
+	if len(second.Roster) != 2 {
+		t.Fatalf("got roster %+v, want both devices", second.Roster)
+	}
+	got := map[string]string{}
+	for _, r := range second.Roster {
+		got[r.Device] = r.User
+	}
+	if got["laptop"] != "doc" || got["phone"] != "doc" {
+		t.Errorf("got roster devices %v, want laptop and phone of doc", got)
+	}
+	var pj ParticipantJoinedMessage
+	devices[0].expect(TypeParticipantJoined, &pj)
+	if pj.Participant.Participant != second.Participant || pj.Participant.Device != "phone" {
+		t.Errorf("laptop got %+v, want the phone joining", pj.Participant)
+	}
+
+	devices[1].send(LeaveMessage{Header: Header{Type: TypeLeave}})
+	var left ParticipantLeftMessage
+	devices[0].expect(TypeParticipantLeft, &left)
+	if left.Participant.Participant != second.Participant {
+		t.Errorf("laptop got %+v leaving, want the phone", left.Participant)
+	}
+}
