@@ -221,7 +221,7 @@ func (c *client) onICECandidate(ci *webrtc.ICECandidate) {
 		return
 	}
 	if err := c.peer.AddICECandidate(ci.ToJSON()); err != nil && !errors.Is(err, ErrClosed) {
-		c.t.Errorf("%s: AddICECandidate: %v", c.name, err)
+		c.errorf("%s: AddICECandidate: %v", c.name, err)
 	}
 }
 
@@ -255,6 +255,24 @@ func (c *client) loop() {
 	}
 }
 
+// closing reports whether the test is tearing the client down, when errors
+// from its closed PeerConnection are expected.
+func (c *client) closing() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// errorf reports a client failure unless the client is being torn down.
+func (c *client) errorf(format string, args ...any) {
+	if !c.closing() {
+		c.t.Errorf(format, args...)
+	}
+}
+
 func (c *client) handle(m *message) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -265,20 +283,20 @@ func (c *client) handle(m *message) {
 		}
 		if m.applyOwn {
 			if err := c.pc.SetLocalDescription(m.ownOffer); err != nil {
-				c.t.Errorf("%s: apply own offer: %v", c.name, err)
+				c.errorf("%s: apply own offer: %v", c.name, err)
 				return
 			}
 		}
 		err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.answer})
 		if err != nil {
-			c.t.Errorf("%s: apply answer: %v", c.name, err)
+			c.errorf("%s: apply answer: %v", c.name, err)
 		}
 		c.flushCandidatesLocked()
 	case m.offer != "":
 		c.offers.Add(1)
 		c.lastSDP.Store(m.offer)
 		if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.offer}); err != nil {
-			c.t.Errorf("%s: apply SFU offer: %v", c.name, err)
+			c.errorf("%s: apply SFU offer: %v", c.name, err)
 			return
 		}
 		c.flushCandidatesLocked()
@@ -287,11 +305,11 @@ func (c *client) handle(m *message) {
 			err = c.pc.SetLocalDescription(answer)
 		}
 		if err != nil {
-			c.t.Errorf("%s: answer SFU offer: %v", c.name, err)
+			c.errorf("%s: answer SFU offer: %v", c.name, err)
 			return
 		}
 		if err := c.peer.HandleAnswer(c.pc.LocalDescription().SDP); err != nil && !errors.Is(err, ErrClosed) {
-			c.t.Errorf("%s: HandleAnswer: %v", c.name, err)
+			c.errorf("%s: HandleAnswer: %v", c.name, err)
 		}
 	case m.candidate != nil:
 		if c.pc.RemoteDescription() == nil {
@@ -299,7 +317,7 @@ func (c *client) handle(m *message) {
 			return
 		}
 		if err := c.pc.AddICECandidate(*m.candidate); err != nil {
-			c.t.Errorf("%s: add SFU candidate: %v", c.name, err)
+			c.errorf("%s: add SFU candidate: %v", c.name, err)
 		}
 	}
 }
