@@ -7,6 +7,7 @@ import { spawn, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { openSync, closeSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import { deflateSync } from 'node:zlib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
@@ -187,9 +188,16 @@ export async function launchBrowser() {
 // IndexedDB device keys) and records console errors and CSP violations.
 //
 // relayOnly limits the page's peer connections to TURN relay candidates,
-// which is what a network that blocks the media port leaves.
-export async function newPage(browser, name, viewport, { relayOnly = false } = {}) {
+// which is what a network that blocks the media port leaves. blockCamera
+// makes getUserMedia fail as when the user denied camera access.
+export async function newPage(browser, name, viewport, { relayOnly = false, blockCamera = false } = {}) {
   const context = await browser.newContext({ viewport, permissions: ['camera', 'microphone'] });
+  if (blockCamera) {
+    await context.addInitScript(() => {
+      navigator.mediaDevices.getUserMedia = () =>
+        Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
+    });
+  }
   if (relayOnly) {
     await context.addInitScript(() => {
       const Native = window.RTCPeerConnection;
@@ -285,4 +293,24 @@ export function findSecrets(dir, secrets) {
     }
   }
   return hits;
+}
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+// accessibilityProblems runs axe-core's WCAG 2 A and AA rules on the page
+// and returns the serious and critical violations. Playwright evaluates
+// the script through the DevTools protocol, which the page's CSP does not
+// govern. Live call video cannot carry captions, so that rule is off.
+export async function accessibilityProblems(page) {
+  await page.evaluate(axeSource);
+  return page.evaluate(async () => {
+    const result = await window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] },
+      rules: { 'video-caption': { enabled: false } },
+      resultTypes: ['violations'],
+    });
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')}`);
+  });
 }

@@ -4,7 +4,10 @@
 
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Runner, Server, env, launchBrowser, newPage, screenshotPath, assert, makePng, findSecrets, filesUnder } from './lib.mjs';
+import {
+  Runner, Server, env, launchBrowser, newPage, screenshotPath, assert, makePng, findSecrets, filesUnder,
+  accessibilityProblems,
+} from './lib.mjs';
 import { seed, ApiClient, Totp } from './seed.mjs';
 
 const out = env('E2E_OUT');
@@ -26,8 +29,12 @@ const runner = new Runner(async (name) => {
   }
 });
 
+// Every screen the test photographs is also checked for accessibility.
+const a11y = [];
+
 async function shot(page, name) {
   await page.screenshot({ path: screenshotPath(`${page.label}-${name}`), fullPage: true });
+  for (const p of await accessibilityProblems(page)) a11y.push(`${page.label}-${name}: ${p}`);
 }
 
 async function signIn(page, person) {
@@ -254,11 +261,14 @@ try {
     for (const d of devs.devices.filter((d) => !d.revoked_at)) {
       await admin.call('DELETE', `/api/v1/users/${people.patient.id}/devices/${d.device_id}`);
     }
-    const fresh = await newPage(browser, 'patient-new-browser', { width: 390, height: 844 });
+    // This browser also has its camera blocked, which the page must explain.
+    const fresh = await newPage(browser, 'patient-new-browser', { width: 390, height: 844 }, { blockCamera: true });
     pages.push(fresh);
     await signIn(fresh, people.patient);
     await fresh.goto(`${app}/consultations/${people.consultationId}`);
     await fresh.getByLabel('Message', { exact: true }).waitFor();
+    await fresh.getByText('Camera and microphone are blocked. Allow them for this site').waitFor();
+    await shot(fresh, 'camera-blocked');
 
     await clinician.goto(`${app}/consultations/${people.consultationId}`);
     const box = clinician.getByLabel('Message', { exact: true });
@@ -371,6 +381,10 @@ try {
     assert(after > before, `got ${after} alerts after six failed sign-ins, want more than ${before}`);
     await admin.locator('.toast').first().waitFor();
     await shot(admin, 'alerts');
+  });
+
+  await runner.check('no serious accessibility violations on any screen', async () => {
+    assert(a11y.length === 0, a11y.join('\n'));
   });
 
   await runner.check('no console errors or CSP violations', async () => {

@@ -146,7 +146,7 @@ export async function usersView(app: App): Promise<View> {
     status,
     h(
       'div',
-      { class: 'panel table-wrap' },
+      { class: 'panel table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Accounts table' },
       h(
         'table',
         null,
@@ -296,7 +296,7 @@ export async function auditView(app: App): Promise<View> {
     status,
     h(
       'div',
-      { class: 'panel table-wrap' },
+      { class: 'panel table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Audit records' },
       h(
         'table',
         null,

@@ -139,6 +139,7 @@ export async function callView(app: App, params: Params): Promise<View> {
   let joined = false;
   let resumeToken = sessionStorage.getItem(resumeKey) ?? '';
   let statsTimer: number | undefined;
+  let connectionLost = false;
   let prevSummary: CallSummary | null = null;
   const offs: (() => void)[] = [];
   const roster = new Map<string, RosterEntry>();
@@ -350,8 +351,15 @@ export async function callView(app: App, params: Params): Promise<View> {
       void join();
     }),
     sig.onState((s) => {
-      if (s === 'reconnecting' && joined) status.set('The connection to the server was lost. Reconnecting…', 'error');
-      if (s === 'open') status.set('');
+      if (s === 'reconnecting' && joined) {
+        connectionLost = true;
+        status.set('The connection to the server was lost. Reconnecting…', 'error');
+      }
+      // Clear only the message this handler set, not a camera error.
+      if (s === 'open' && connectionLost) {
+        connectionLost = false;
+        status.set('');
+      }
     }),
   );
 
