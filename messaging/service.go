@@ -23,8 +23,10 @@ type Config struct {
 	// MaxMessageBytes bounds the request body of one sealed message
 	// (default 256 KiB).
 	MaxMessageBytes int64
-	// MaxEnvelopes bounds the key envelopes of one message (default 128,
-	// at most e2ee.MaxRecipients).
+	// MaxEnvelopes bounds the key envelopes of one message (default and
+	// maximum e2ee.MaxRecipients, 256). A conversation whose members hold
+	// more current devices than this cannot receive messages, so lower
+	// it only together with MaxDevicesPerUser and the care team size.
 	MaxEnvelopes int
 	// MaxDevicesPerUser bounds a user's current devices (default 10,
 	// at most e2ee.MaxDevices).
@@ -61,7 +63,7 @@ type Config struct {
 // Defaults of Config.
 const (
 	DefaultMaxMessageBytes      = 256 << 10
-	DefaultMaxEnvelopes         = 128
+	DefaultMaxEnvelopes         = e2ee.MaxRecipients
 	DefaultMaxDevicesPerUser    = 10
 	DefaultMaxAttachmentBytes   = 25 << 20
 	DefaultAttachmentQuotaBytes = 500 << 20
