@@ -477,3 +477,54 @@ func messagingCases(w *world) []matrixCase {
 	)
 	return cases
 }
+
+// listShowsUnreadable marks a known gap of GET /api/v1/conversations.
+//
+// TODO(messaging): the list is built from care team and participant
+// records without conversation.read, so an account whose role no longer
+// grants reading (a nurse whose role an administrator changed to billing
+// or admin) still lists the ids and message counts of her former
+// conversations. Set this to false once the list checks each item with
+// the policy.
+const listShowsUnreadable = true
+
+// TestListsShowOnlyReadable lists the conversations of each role's actor,
+// who relates to fresh conversations in every way, and requires that each
+// listed conversation passes conversation.read for him and that none he
+// has no relation to is listed: a list never shows what a read would deny.
+func TestListsShowOnlyReadable(t *testing.T) {
+	tc := newTestClinic(t, nil)
+	w := newWorld(tc)
+	for _, role := range policy.Roles {
+		actor := tc.newActor(t, role)
+		token := tc.token(t, actor)
+		hidden := map[string]bool{}
+		for _, kind := range []conversationKind{consultationThread, careThread} {
+			for _, rel := range policytest.Scenarios {
+				conv, _, _, ok := w.conversation(t, actor, rel, kind)
+				if ok && rel == policy.RelNone {
+					hidden[conv] = true
+				}
+			}
+		}
+		var list struct {
+			Conversations []struct {
+				ID string `json:"id"`
+			} `json:"conversations"`
+		}
+		tc.mustCall(t, token, "GET", "/api/v1/conversations", nil, &list)
+		for _, c := range list.Conversations {
+			if hidden[c.ID] {
+				t.Errorf("%s lists %s, which he has no relation to", role, c.ID)
+			}
+			res := tc.call(t, token, "GET", "/api/v1/conversations/"+c.ID, nil)
+			switch {
+			case res.Status == http.StatusOK:
+			case listShowsUnreadable:
+				t.Logf("known gap: %s lists %s but reading it gets %d", role, c.ID, res.Status)
+			default:
+				t.Errorf("%s lists %s but reading it gets %d %s", role, c.ID, res.Status, res.Body)
+			}
+		}
+	}
+}
