@@ -328,6 +328,8 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		h.expireAll(r)
 	}
 
+	// When ctx ends first, this goroutine stays until the last connection
+	// goroutine returns, which CloseTimeout and WriteTimeout bound.
 	done := make(chan struct{})
 	go func() {
 		h.wg.Wait()
