@@ -329,7 +329,8 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	}
 
 	// When ctx ends first, this goroutine stays until the last connection
-	// goroutine returns, which CloseTimeout and WriteTimeout bound.
+	// goroutine returns. Reads end within CloseTimeout of the close frame,
+	// but a call into Rooms or Media in progress is waited for.
 	done := make(chan struct{})
 	go func() {
 		h.wg.Wait()
