@@ -70,6 +70,14 @@ const (
 	// TypeConsultationAdmit is a clinician admitting a patient from the
 	// waiting room; Detail "role" is the actor's role.
 	TypeConsultationAdmit = "consultation.admit"
+	// TypeConsultationDeny is a host turning a participant away from the
+	// waiting room.
+	TypeConsultationDeny = "consultation.deny"
+	// TypeConsultationRemove is a host removing a participant from the call.
+	TypeConsultationRemove = "consultation.remove"
+	// TypeSignalingAuth is a WebSocket that failed to authenticate; Detail
+	// "reason" says why.
+	TypeSignalingAuth = "signaling.auth"
 
 	// TypeMessageSend is an encrypted message accepted; TargetID is the
 	// conversation, Detail "message_id", "bytes" (ciphertext size) and

@@ -104,18 +104,18 @@ func TestConcurrentChaos(t *testing.T) {
 
 	// The run must have gone through every path it is meant to mix.
 	leaves := map[string]int{}
-	for _, ev := range e.audit.ofType("room.leave") {
+	for _, ev := range e.audit.ofType("consultation.leave") {
 		leaves[ev.Detail["reason"]]++
 	}
 	resumed := 0
-	for _, ev := range e.audit.ofType("room.join") {
+	for _, ev := range e.audit.ofType("consultation.join") {
 		if ev.Detail["resumed"] == "true" {
 			resumed++
 		}
 	}
 	counts := map[string]int{
-		"admit":          len(e.audit.ofType("room.admit")),
-		"remove":         len(e.audit.ofType("room.remove")),
+		"admit":          len(e.audit.ofType("consultation.admit")),
+		"remove":         len(e.audit.ofType("consultation.remove")),
 		"resume":         resumed,
 		"leave left":     leaves[LeftReasonLeft],
 		"leave timeout":  leaves[LeftReasonTimeout],

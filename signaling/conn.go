@@ -227,7 +227,7 @@ func (c *conn) failAuth(userID, reason string) {
 	c.h.metrics.authFailures.Inc()
 	c.h.logClient(c.logger(), slog.LevelInfo, "websocket authentication failed", "reason", reason)
 	c.h.record(context.Background(), audit.Event{
-		Type:    "signaling.auth",
+		Type:    audit.TypeSignalingAuth,
 		ActorID: userID,
 		Address: c.addr,
 		Outcome: audit.OutcomeFailure,

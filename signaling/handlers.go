@@ -69,7 +69,7 @@ func (c *conn) handleJoin(m *JoinMessage) error {
 		state = StateAdmitted
 	}
 	c.logger().Info("participant joined", "consultation", r.id, "participant", p.id, "state", state, "resumed", resumed)
-	c.h.recordRoom(c, "room.join", r.id, p, map[string]string{"state": state, "resumed": boolString(resumed)})
+	c.h.recordRoom(c, audit.TypeConsultationJoin, r.id, p, map[string]string{"state": state, "resumed": boolString(resumed)})
 	return nil
 }
 
@@ -146,7 +146,7 @@ func (c *conn) joinDenied(consultation string, err error) error {
 		reason, outcome, re = "error", audit.OutcomeFailure, errInternal
 	}
 	c.h.record(context.Background(), audit.Event{
-		Type:     "room.join",
+		Type:     audit.TypeConsultationJoin,
 		ActorID:  c.actor.UserID,
 		TargetID: consultation,
 		Address:  c.addr,
@@ -174,7 +174,7 @@ func (c *conn) handleLeave(m *LeaveMessage) error {
 
 	c.h.finishRemoval(r, p, changed, empty)
 	c.logger().Info("participant left", "consultation", r.id, "participant", p.id)
-	c.h.recordRoom(c, "room.leave", r.id, p, map[string]string{"reason": LeftReasonLeft})
+	c.h.recordRoom(c, audit.TypeConsultationLeave, r.id, p, map[string]string{"reason": LeftReasonLeft})
 	c.ack(m.Header)
 	return nil
 }
@@ -232,7 +232,7 @@ func (c *conn) handleAdmit(m *AdmitMessage) error {
 		r.syncStatus()
 	}
 	c.logger().Info("participant admitted", "consultation", r.id, "participant", p.id)
-	c.h.recordRoom(c, "room.admit", r.id, p, map[string]string{"user": p.userID})
+	c.h.recordRoom(c, audit.TypeConsultationAdmit, r.id, p, map[string]string{"user": p.userID})
 	c.ack(m.Header)
 	return nil
 }
@@ -256,7 +256,7 @@ func (c *conn) handleDeny(m *DenyMessage) error {
 
 	c.h.finishRemoval(r, p, changed, empty)
 	c.logger().Info("participant denied", "consultation", r.id, "participant", p.id)
-	c.h.recordRoom(c, "room.deny", r.id, p, map[string]string{"user": p.userID})
+	c.h.recordRoom(c, audit.TypeConsultationDeny, r.id, p, map[string]string{"user": p.userID})
 	c.ack(m.Header)
 	return nil
 }
@@ -281,7 +281,7 @@ func (c *conn) handleRemove(m *RemoveMessage) error {
 
 	c.h.finishRemoval(r, p, changed, empty)
 	c.logger().Info("participant removed", "consultation", r.id, "participant", p.id)
-	c.h.recordRoom(c, "room.remove", r.id, p, map[string]string{"user": p.userID})
+	c.h.recordRoom(c, audit.TypeConsultationRemove, r.id, p, map[string]string{"user": p.userID})
 	c.ack(m.Header)
 	return nil
 }

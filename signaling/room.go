@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/subtle"
+	"github.com/bedside-health/bedside/audit"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -208,7 +209,7 @@ func (h *Hub) disconnect(c *conn) {
 		changed, empty := r.settleLocked()
 		r.mu.Unlock()
 		h.finishRemoval(r, p, changed && !h.closing.Load(), empty)
-		h.recordRoom(c, "room.leave", r.id, p, map[string]string{"reason": LeftReasonRevoked})
+		h.recordRoom(c, audit.TypeConsultationLeave, r.id, p, map[string]string{"reason": LeftReasonRevoked})
 		return
 	}
 
@@ -239,7 +240,7 @@ func (h *Hub) expire(p *participant) {
 	r.mu.Unlock()
 	h.finishRemoval(r, p, changed, empty)
 	h.log.Info("participant removed after grace period", "consultation", r.id, "participant", p.id)
-	h.record(context.Background(), roomEvent("room.leave", p.userID, r.id, "", p,
+	h.record(context.Background(), roomEvent(audit.TypeConsultationLeave, p.userID, r.id, "", p,
 		map[string]string{"reason": LeftReasonTimeout}))
 }
 

@@ -33,7 +33,7 @@ func TestJoinDenied(t *testing.T) {
 	pat.send(JoinMessage{Header: Header{Type: TypeJoin}, Consultation: "closed"})
 	pat.expectError(CodeOutsideWindow)
 
-	events := e.audit.ofType("room.join")
+	events := e.audit.ofType("consultation.join")
 	if len(events) != 3 {
 		t.Fatalf("got %d room.join events, want 3", len(events))
 	}
@@ -162,7 +162,7 @@ func TestWaitingRoom(t *testing.T) {
 	if got := e.rooms.statusesOf("c1"); !slices.Equal(got, want) {
 		t.Errorf("got statuses %v, want %v", got, want)
 	}
-	for _, typ := range []string{"room.join", "room.admit", "room.leave"} {
+	for _, typ := range []string{"consultation.join", "consultation.admit", "consultation.leave"} {
 		if len(e.audit.ofType(typ)) == 0 {
 			t.Errorf("got no %s audit event", typ)
 		}
@@ -243,7 +243,7 @@ func TestDenyAndRemove(t *testing.T) {
 
 	doc.send(RemoveMessage{Header: Header{Type: TypeRemove}, Participant: k.Participant})
 	kin.expect(TypeRemoved, nil)
-	for _, typ := range []string{"room.deny", "room.remove"} {
+	for _, typ := range []string{"consultation.deny", "consultation.remove"} {
 		if len(e.audit.ofType(typ)) == 0 {
 			t.Errorf("got no %s audit event", typ)
 		}
