@@ -256,15 +256,20 @@ try {
   // his identity key changes, and the clinician must not send to the new
   // key before comparing the new safety number.
   await runner.step('a changed identity key blocks sending until accepted', async () => {
-    const admin = people.adminClient;
-    const devs = await admin.call('GET', `/api/v1/users/${people.patient.id}/devices`);
-    for (const d of devs.devices.filter((d) => !d.revoked_at)) {
-      await admin.call('DELETE', `/api/v1/users/${people.patient.id}/devices/${d.device_id}`);
-    }
     // This browser also has its camera blocked, which the page must explain.
     const fresh = await newPage(browser, 'patient-new-browser', { width: 390, height: 844 }, { blockCamera: true });
     pages.push(fresh);
+    fresh.on('dialog', (d) => void d.accept());
     await signIn(fresh, people.patient);
+    await fresh.goto(`${app}/consultations/${people.consultationId}`);
+    await fresh.getByText('Encrypted messages are set up on another device of yours').waitFor();
+
+    // The patient removes his lost device on the account page.
+    await fresh.getByRole('link', { name: 'Account' }).click();
+    const other = fresh.locator('li[data-device]', { hasText: 'Another device' });
+    await other.waitFor();
+    await other.getByRole('button', { name: /^Remove device/ }).click();
+    await fresh.getByText('The device was removed.').waitFor();
     await fresh.goto(`${app}/consultations/${people.consultationId}`);
     await fresh.getByLabel('Message', { exact: true }).waitFor();
     await fresh.getByText('Camera and microphone are blocked. Allow them for this site').waitFor();

@@ -52,6 +52,13 @@ export class App {
     readonly router: Router,
   ) {}
 
+  // resetMessenger drops the cached device, after this browser's device
+  // was removed.
+  resetMessenger(): void {
+    this.messengerPromise = null;
+    this.api.setDevice(null);
+  }
+
   // signaling returns this tab's one WebSocket connection, created on first
   // use and closed on sign-out. Call connect() before sending.
   signaling(): Signaling {

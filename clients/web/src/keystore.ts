@@ -92,6 +92,18 @@ export function saveDevice(d: StoredDevice): Promise<void> {
   return put(devicesStore, d);
 }
 
+// deleteDevice forgets this browser's device for userId, for example after
+// the user removed it.
+export async function deleteDevice(userId: string): Promise<void> {
+  const db = await open();
+  const tx = db.transaction(devicesStore, 'readwrite');
+  tx.objectStore(devicesStore).delete(userId);
+  await new Promise<void>((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onerror = () => reject(tx.error ?? new Error('IndexedDB delete failed'));
+  });
+}
+
 export function loadPin(myUserId: string, theirUserId: string): Promise<StoredPin | undefined> {
   return get<StoredPin>(pinsStore, `${myUserId}/${theirUserId}`);
 }

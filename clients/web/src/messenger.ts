@@ -5,7 +5,7 @@
 
 import { ApiError, type Api } from './api';
 import * as e2ee from './e2ee';
-import { loadDevice, loadPin, saveDevice, savePin, type StoredDevice, type StoredPin } from './keystore';
+import { deleteDevice, loadDevice, loadPin, saveDevice, savePin, type StoredDevice, type StoredPin } from './keystore';
 
 export function toBase64(b: Uint8Array): string {
   let s = '';
@@ -30,7 +30,7 @@ interface DevicesResponse {
   identity_key?: string;
   list_version?: number;
   device_list?: string;
-  devices: { user_id: string; device_id: string; revoked_at?: string }[];
+  devices: { user_id: string; device_id: string; created_at: string; revoked_at?: string }[];
 }
 
 interface MessageView {
@@ -298,7 +298,8 @@ async function register(api: Api, stored: StoredDevice): Promise<void> {
     // TODO(web): link a new browser by certifying it on a device that has
     // the identity key. Until then only the first browser can message.
     throw new DeviceUnavailableError(
-      'Encrypted messages are set up on another device of yours. Use that device to read and send messages.',
+      'Encrypted messages are set up on another device of yours. Use that device, or remove it on your account ' +
+        'page to start over in this browser.',
     );
   }
   if (!stored.identity) throw new DeviceUnavailableError('This browser has no identity key to certify its device.');
@@ -314,6 +315,44 @@ async function register(api: Api, stored: StoredDevice): Promise<void> {
   const version = (existing.list_version ?? 0) + 1;
   const list = await e2ee.signDeviceList(identity, stored.userId, version, now, [cert]);
   await api.post('/api/v1/devices', { certificate: toBase64(cert.bytes), device_list: toBase64(list.bytes) });
+}
+
+export interface OwnDevice {
+  deviceId: string;
+  createdAt: string;
+  thisBrowser: boolean;
+}
+
+// ownDevices lists the signed-in user's current messaging devices, marking
+// the one this browser holds.
+export async function ownDevices(api: Api, userId: string): Promise<OwnDevice[]> {
+  const res = await api.get<DevicesResponse>(`/api/v1/users/${encodeURIComponent(userId)}/devices`);
+  const mine = await loadDevice(userId);
+  return res.devices
+    .filter((d) => !d.revoked_at)
+    .map((d) => ({ deviceId: d.device_id, createdAt: d.created_at, thisBrowser: d.device_id === mine?.deviceId }));
+}
+
+// removeOwnDevice revokes one of the user's devices. When this browser has
+// the identity key, it also publishes the next device list without the
+// removed device, so correspondents stop encrypting to it.
+export async function removeOwnDevice(api: Api, userId: string, deviceId: string): Promise<void> {
+  await api.delete(`/api/v1/devices/${encodeURIComponent(deviceId)}`);
+  const stored = await loadDevice(userId);
+  if (stored?.deviceId === deviceId) {
+    await deleteDevice(userId);
+    return;
+  }
+  if (!stored?.identity || !stored.registered) return;
+  const res = await api.get<DevicesResponse>(`/api/v1/users/${encodeURIComponent(userId)}/devices`);
+  if (!res.device_list) return;
+  const current = new Set(res.devices.filter((d) => !d.revoked_at).map((d) => d.device_id));
+  const list = e2ee.parseDeviceList(fromBase64(res.device_list));
+  const keep = list.certificates.filter((c) => current.has(c.device.deviceId));
+  if (keep.length === list.certificates.length || keep.length === 0) return;
+  const identity = e2ee.Identity.fromKeyPair(stored.identity.keys, stored.identity.publicKey);
+  const next = await e2ee.signDeviceList(identity, userId, list.version + 1, Date.now(), keep);
+  await api.put('/api/v1/device-list', { device_list: toBase64(next.bytes) });
 }
 
 async function ownIdentityKey(api: Api, userId: string): Promise<Uint8Array> {

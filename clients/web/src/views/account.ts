@@ -6,6 +6,7 @@ import type { App } from '../app';
 import { field, formatTime, h, replace, statusLine } from '../dom';
 import type { View } from '../router';
 import { roleLabel } from '../session';
+import { ownDevices, removeOwnDevice } from '../messenger';
 
 interface SessionInfo {
   id: string;
@@ -89,6 +90,46 @@ export async function accountView(app: App): Promise<View> {
 
   await loadSessions().catch((err: unknown) => sessStatus.set(describeError(err), 'error'));
 
+  // Messaging devices: staff and patients who message have at least one.
+  const devList = h('ul', { class: 'list', 'aria-label': 'Messaging devices' });
+  const devStatus = statusLine('assertive');
+  async function loadDevices(): Promise<void> {
+    const devs = await ownDevices(app.api, me.id);
+    if (devs.length === 0) {
+      replace(devList, h('li', { class: 'muted' }, 'None yet. Opening a conversation sets up this browser.'));
+      return;
+    }
+    replace(
+      devList,
+      devs.map((d) => {
+        const rm = h('button', { type: 'button', 'aria-label': `Remove device ${d.deviceId}` }, 'Remove');
+        rm.addEventListener('click', async () => {
+          const warning = d.thisBrowser
+            ? 'Remove this browser? It can no longer read your messages.'
+            : 'Remove this device? It can no longer read new messages. Do this for a lost or replaced phone or computer.';
+          if (!window.confirm(warning)) return;
+          try {
+            await removeOwnDevice(app.api, me.id, d.deviceId);
+            if (d.thisBrowser) app.resetMessenger();
+            devStatus.set('The device was removed.', 'ok');
+            await loadDevices();
+          } catch (err) {
+            devStatus.set(describeError(err), 'error');
+          }
+        });
+        return h(
+          'li',
+          { class: 'row spread', 'data-device': d.deviceId },
+          h('div', null, h('strong', null, d.thisBrowser ? 'This browser' : 'Another device'), h('div', { class: 'small muted mono' }, `${d.deviceId} · added ${formatTime(d.createdAt)}`)),
+          rm,
+        );
+      }),
+    );
+  }
+  if (me.role !== 'admin' && me.role !== 'billing') {
+    await loadDevices().catch((err: unknown) => devStatus.set(describeError(err), 'error'));
+  }
+
   const el = h(
     'section',
     null,
@@ -117,6 +158,21 @@ export async function accountView(app: App): Promise<View> {
           ),
     ),
     h('div', { class: 'panel', 'aria-labelledby': 'sess-h' }, h('h2', { id: 'sess-h' }, 'Where you are signed in'), sessStatus, sessionsList),
+    me.role !== 'admin' &&
+      me.role !== 'billing' &&
+      h(
+        'div',
+        { class: 'panel', 'aria-labelledby': 'dev-h' },
+        h('h2', { id: 'dev-h' }, 'Devices that can read your messages'),
+        h(
+          'p',
+          { class: 'small muted' },
+          'Each device has its own keys. Remove a lost or replaced device here. If you remove every device, the next one ' +
+            'starts with new keys and your contacts see a new safety number.',
+        ),
+        devStatus,
+        devList,
+      ),
     h('div', { class: 'panel narrow' }, h('h2', null, 'Change password'), pwForm),
   );
   return { el, title: 'Your account' };

@@ -219,6 +219,12 @@ export function invitationsView(app: App): View {
             '.',
           ),
           h('p', null, tokenEl, ' ', copy),
+          me.role !== 'admin' &&
+            h(
+              'p',
+              { class: 'small muted' },
+              'To book consultations and message this patient, ask an administrator to add you to the patient’s care team.',
+            ),
         ),
       );
       email.value = '';
