@@ -7,7 +7,7 @@ ADDR      ?= 127.0.0.1:8080
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(HOME)/go/bin/staticcheck)
 WEB_DIR   := clients/web
 
-.PHONY: all build web run test vet staticcheck gotest webtest e2e clean
+.PHONY: all build web run test vet staticcheck gotest webtest e2e sfu-browser clean
 
 all: build
 
@@ -37,8 +37,15 @@ webtest:
 		cd $(WEB_DIR) && ( [ -d node_modules ] || npm ci --no-audit --no-fund ) && npm test; \
 	fi
 
-e2e:
+# e2e runs the browser tests inside a network namespace that holds only
+# loopback (needs root): Chromium against the SFU alone, then the whole
+# product with two browsers.
+e2e: sfu-browser
 	@if [ -f $(WEB_DIR)/e2e/run.sh ]; then $(WEB_DIR)/e2e/run.sh; fi
+
+sfu-browser:
+	unshare -n sh -c 'ip link set lo up && $(GO) test -tags browser -count=1 -run Browser ./sfu'
+
 
 test: web vet staticcheck gotest webtest e2e
 
