@@ -79,9 +79,9 @@ const sent = {
 
 let browser;
 try {
-  // The embedded TURN server listens on loopback too; the patient's browser
+  // The embedded TURN server listens on loopback too. The patient's browser
   // is limited to relayed candidates, as behind a firewall that blocks the
-  // media port, so the test sees both routes.
+  // media port, so the test covers both routes.
   await runner.step('server starts with an empty data directory', () =>
     server.start(['--turn-udp', '127.0.0.1:3478', '--turn-host', '127.0.0.1']),
   );

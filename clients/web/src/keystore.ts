@@ -92,8 +92,8 @@ export function saveDevice(d: StoredDevice): Promise<void> {
   return put(devicesStore, d);
 }
 
-// deleteDevice forgets this browser's device for userId, for example after
-// the user removed it.
+// deleteDevice removes this browser's stored device for userId, for
+// example after the user revoked it.
 export async function deleteDevice(userId: string): Promise<void> {
   const db = await open();
   const tx = db.transaction(devicesStore, 'readwrite');
