@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -23,6 +24,8 @@ import (
 type testClinic struct {
 	srv  *Server
 	addr string
+	// stop stops and closes the server before the test ends.
+	stop func()
 
 	mu       sync.Mutex
 	tokens   map[sessionKey]string
@@ -45,6 +48,8 @@ type account struct {
 	// TOTPSecret is set once the account has enrolled a second factor.
 	TOTPSecret    string
 	RecoveryCodes []string
+	// Codes are the TOTP codes the tests sent for the account.
+	Codes []string
 	// SpareSession is the id of a session the tests do not use, for
 	// revoking one of the account's own sessions.
 	SpareSession string
@@ -59,6 +64,12 @@ func cheapConfig(cfg *Config) {
 
 func newTestClinic(t *testing.T, change func(*Config)) *testClinic {
 	t.Helper()
+	return newLoggedTestClinic(t, change, nil)
+}
+
+// newLoggedTestClinic is newTestClinic with the server's logger.
+func newLoggedTestClinic(t *testing.T, change func(*Config), log *slog.Logger) *testClinic {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
@@ -68,20 +79,22 @@ func newTestClinic(t *testing.T, change func(*Config)) *testClinic {
 	if change != nil {
 		change(&cfg)
 	}
-	srv, err := New(cfg, nil)
+	srv, err := New(cfg, log)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	// Durability is not under test here, and an fsync per commit would
 	// make the thousands of commits of a matrix run slow.
 	srv.DB().Bolt().NoSync = true
-	addr := serve(t, srv)
-	return &testClinic{srv: srv, addr: addr, tokens: map[sessionKey]string{}, accounts: map[string]account{}}
+	tc := &testClinic{srv: srv, tokens: map[sessionKey]string{}, accounts: map[string]account{}}
+	tc.addr, tc.stop = serve(t, srv)
+	return tc
 }
 
-// serve runs srv on its loopback address until the test ends and returns
-// the bound address.
-func serve(t *testing.T, srv *Server) string {
+// serve runs srv on its loopback address and returns the bound address
+// and a function that stops the server and closes it. The function runs
+// when the test ends unless the test calls it first.
+func serve(t *testing.T, srv *Server) (string, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan net.Addr, 1)
@@ -95,19 +108,25 @@ func serve(t *testing.T, srv *Server) string {
 	case <-time.After(10 * time.Second):
 		t.Fatal("server did not start within 10s")
 	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Serve: %v", err)
+				}
+			case <-time.After(15 * time.Second):
+				t.Error("server did not stop within 15s")
 			}
-		case <-time.After(15 * time.Second):
-			t.Error("server did not stop within 15s")
-		}
-		srv.Close()
-	})
-	return addr.String()
+			if err := srv.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return addr.String(), stop
 }
 
 // apiResult is the status and body of one in-process request.
@@ -250,6 +269,7 @@ func (tc *testClinic) enrollTOTP(t *testing.T, a *account, token string) {
 	}
 	tc.mustCall(t, token, "POST", "/api/v1/me/totp", nil, &enr)
 	code := totpCode(t, enr.Secret)
+	a.Codes = append(a.Codes, code)
 	var confirmed struct {
 		RecoveryCodes []string `json:"recovery_codes"`
 	}

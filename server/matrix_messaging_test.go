@@ -194,6 +194,12 @@ func (w *world) conversation(t *testing.T, actor policy.Actor, rel policy.Relati
 // every member of the conversation that the tests registered.
 func (w *world) sealFor(t *testing.T, actor policy.Actor, conv string, res policy.Resource) []byte {
 	t.Helper()
+	return w.seal(t, actor, conv, res, "matrix test message")
+}
+
+// seal is sealFor with the message text.
+func (w *world) seal(t *testing.T, actor policy.Actor, conv string, res policy.Resource, text string) []byte {
+	t.Helper()
 	if !w.tc.known(actor) {
 		actor = w.host(t)
 	}
@@ -223,7 +229,7 @@ func (w *world) sealFor(t *testing.T, actor policy.Actor, conv string, res polic
 		}
 		recipients = append(recipients, nobody.Public())
 	}
-	payload, err := (&e2ee.Payload{Text: "matrix test message"}).MarshalBinary()
+	payload, err := (&e2ee.Payload{Text: text}).MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
