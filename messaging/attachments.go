@@ -115,8 +115,10 @@ func (s *Service) handleCreateUpload(w http.ResponseWriter, r *http.Request, act
 	return nil
 }
 
-// ownUpload returns the attachment id if actor created it. Anyone else
-// gets api.NotFound, as for a missing id.
+// ownUpload returns the attachment id if actor created it and the policy
+// still lets him upload to its conversation, so an uploader who left the
+// care team cannot finish. Anyone else gets api.NotFound, as for a missing
+// id.
 func (s *Service) ownUpload(r *http.Request, actor policy.Actor) (*store.Attachment, error) {
 	id := r.PathValue("id")
 	if !validAttachmentID(id) {
@@ -126,7 +128,26 @@ func (s *Service) ownUpload(r *http.Request, actor policy.Actor) (*store.Attachm
 	if errors.Is(err, store.ErrNotFound) || (err == nil && a.OwnerID != actor.UserID) {
 		return nil, api.NotFound()
 	}
-	return a, err
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorizeAttachment(r, actor, policy.ActionAttachmentUpload, a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// authorizeAttachment asks the directory whether actor may perform action
+// on attachment a, placed in its conversation.
+func (s *Service) authorizeAttachment(r *http.Request, actor policy.Actor, action policy.Action,
+	a *store.Attachment) error {
+	conv, err := ParseConversationID(a.ConversationID)
+	if err != nil {
+		return api.NotFound()
+	}
+	res := conv.Resource()
+	res.Kind, res.ID = policy.KindAttachment, a.ID
+	return s.dir.Authorize(r.Context(), actor, action, res)
 }
 
 func (s *Service) handleUploadStatus(w http.ResponseWriter, r *http.Request, actor policy.Actor) error {
@@ -398,13 +419,7 @@ func (s *Service) handleDownload(w http.ResponseWriter, r *http.Request, actor p
 	if err != nil {
 		return err
 	}
-	conv, err := ParseConversationID(a.ConversationID)
-	if err != nil {
-		return api.NotFound()
-	}
-	res := conv.Resource()
-	res.Kind, res.ID = policy.KindAttachment, a.ID
-	if err := s.dir.Authorize(ctx, actor, policy.ActionAttachmentDownload, res); err != nil {
+	if err := s.authorizeAttachment(r, actor, policy.ActionAttachmentDownload, a); err != nil {
 		return err
 	}
 	if !a.Complete() {

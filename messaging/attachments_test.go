@@ -12,6 +12,7 @@ import (
 
 	"github.com/bedside-health/bedside/audit"
 	"github.com/bedside-health/bedside/e2ee"
+	"github.com/bedside-health/bedside/store"
 )
 
 // createUpload starts an upload as d and returns its view.
@@ -275,5 +276,57 @@ func TestDeleteConversation(t *testing.T) {
 	ack := h.send(phone, consultConv, "after the deletion", patientID, clinicianID)
 	if ack.Seq != 2 {
 		t.Errorf("seq after deletion: got %d, want 2", ack.Seq)
+	}
+}
+
+func TestStaffWithoutSecondFactor(t *testing.T) {
+	h := newHarness(t, Config{})
+	phone := h.register(patientID, "phone")
+	doc := h.register(clinicianID, "desk")
+	h.send(phone, consultConv, "hello", patientID, clinicianID)
+	done := h.upload(doc, consultConv, []byte("finished attachment"), 100)
+	pending, r := h.createUpload(doc, consultConv, 100)
+	expect(t, "create upload", r, http.StatusCreated, "")
+
+	routes := []request{
+		{method: "GET", path: "/api/v1/conversations"},
+		{method: "GET", path: path("conversations", consultConv, "messages")},
+		{method: "POST", path: path("conversations", consultConv, "messages"), contentType: SealedMediaType},
+		{method: "GET", path: path("users", patientID, "devices")},
+		{method: "GET", path: "/api/v1/attachments/" + done},
+		{method: "GET", path: "/api/v1/attachments/0123456789abcdef0123456789abcdef"},
+		{method: "GET", path: "/api/v1/attachments/" + pending.ID + "/upload"},
+		{method: "PUT", path: "/api/v1/attachments/" + pending.ID + "/chunks?offset=0",
+			contentType: "application/octet-stream", body: []byte("x")},
+		{method: "POST", path: "/api/v1/attachments/" + pending.ID + "/complete"},
+	}
+	for _, req := range routes {
+		req.user, req.device = clinicianNo2FA, doc.id()
+		r := h.do(req)
+		expect(t, req.method+" "+req.path, r, http.StatusForbidden, "second_factor_required")
+	}
+}
+
+func TestUploaderLeavesCareTeam(t *testing.T) {
+	h := newHarness(t, Config{})
+	nurse := h.register(nurseID, "tablet")
+	up, r := h.createUpload(nurse, careConv, 100)
+	expect(t, "create upload", r, http.StatusCreated, "")
+	expect(t, "first chunk", h.putChunk(nurse, up.ID, 0, make([]byte, 50), nil), http.StatusOK, "")
+
+	_, err := h.db.UpdateCareTeam(patientID, func([]store.CareTeamMember) ([]store.CareTeamMember, error) {
+		return []store.CareTeamMember{{UserID: clinicianID, Role: "clinician"}}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = h.putChunk(nurse, up.ID, 50, make([]byte, 50), nil)
+	expect(t, "chunk after leaving the care team", r, http.StatusNotFound, "not_found")
+	r = h.do(request{method: "GET", path: "/api/v1/conversations", user: nurseID})
+	expect(t, "list after leaving", r, http.StatusOK, "")
+	var list map[string][]conversationView
+	r.decode(t, &list)
+	if len(list["conversations"]) != 0 {
+		t.Errorf("conversations after leaving the care team: got %+v, want none", list["conversations"])
 	}
 }

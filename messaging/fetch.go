@@ -170,13 +170,24 @@ func (s *Service) viewConversation(conv Conversation, userID string) (conversati
 	return v, markers, nil
 }
 
+// handleListConversations lists the caller's conversations that the
+// policy lets him read.
 func (s *Service) handleListConversations(w http.ResponseWriter, r *http.Request, actor policy.Actor) error {
-	convs, err := s.dir.Conversations(r.Context(), actor)
+	ctx := r.Context()
+	convs, err := s.dir.Conversations(ctx, actor)
 	if err != nil {
 		return err
 	}
 	out := make([]conversationView, 0, len(convs))
 	for _, conv := range convs {
+		err := s.dir.Authorize(ctx, actor, policy.ActionConversationRead, conv.Resource())
+		var denied *api.Error
+		if errors.As(err, &denied) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
 		v, _, err := s.viewConversation(conv, actor.UserID)
 		if err != nil {
 			return err

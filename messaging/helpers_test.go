@@ -33,7 +33,10 @@ const (
 	nurseID     = "nurse1"
 	outsiderID  = "outsider1"
 	adminID     = "admin1"
-	consultID   = "cons1"
+	// clinicianNo2FA names, in testUserHeader only, the clinician's
+	// session without a second factor.
+	clinicianNo2FA = "clinician1-without-second-factor"
+	consultID      = "cons1"
 )
 
 var (
@@ -197,6 +200,8 @@ func testActors() map[string]policy.Actor {
 		clinicianID: {UserID: clinicianID, Role: policy.RoleClinician, SecondFactor: true},
 		nurseID:     {UserID: nurseID, Role: policy.RoleNurse, SecondFactor: true},
 		adminID:     {UserID: adminID, Role: policy.RoleAdmin, SecondFactor: true},
+		// The clinician signed in without a second factor.
+		clinicianNo2FA: {UserID: clinicianID, Role: policy.RoleClinician},
 	}
 }
 

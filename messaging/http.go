@@ -17,39 +17,50 @@ import (
 // actor that the authentication middleware puts in the request context.
 // docs/api.md describes each endpoint.
 func (s *Service) Register(rt *api.Router) {
-	rt.HandleFunc("POST /api/v1/devices", s.handle(s.handleRegisterDevice))
-	rt.HandleFunc("PUT /api/v1/device-list", s.handle(s.handlePublishDeviceList))
-	rt.HandleFunc("GET /api/v1/users/{user}/devices", s.handle(s.handleListDevices))
-	rt.HandleFunc("DELETE /api/v1/devices/{device}", s.handle(s.handleRevokeOwnDevice))
-	rt.HandleFunc("DELETE /api/v1/users/{user}/devices/{device}", s.handle(s.handleRevokeDevice))
+	rt.HandleFunc("POST /api/v1/devices", s.handle(policy.ActionDeviceRegisterOwn, s.handleRegisterDevice))
+	rt.HandleFunc("PUT /api/v1/device-list", s.handle(policy.ActionDeviceRegisterOwn, s.handlePublishDeviceList))
+	rt.HandleFunc("GET /api/v1/users/{user}/devices", s.handle(policy.ActionDeviceList, s.handleListDevices))
+	rt.HandleFunc("DELETE /api/v1/devices/{device}", s.handle(policy.ActionDeviceRevoke, s.handleRevokeOwnDevice))
+	rt.HandleFunc("DELETE /api/v1/users/{user}/devices/{device}",
+		s.handle(policy.ActionDeviceRevoke, s.handleRevokeDevice))
 
-	rt.HandleFunc("GET /api/v1/conversations", s.handle(s.handleListConversations))
-	rt.HandleFunc("GET /api/v1/conversations/{id}", s.handle(s.handleGetConversation))
-	rt.HandleFunc("DELETE /api/v1/conversations/{id}", s.handle(s.handleDeleteConversation))
-	rt.HandleFunc("POST /api/v1/conversations/{id}/messages", s.handle(s.handleSend))
-	rt.HandleFunc("GET /api/v1/conversations/{id}/messages", s.handle(s.handleFetch))
-	rt.HandleFunc("POST /api/v1/conversations/{id}/delivered", s.handle(s.handleDelivered))
-	rt.HandleFunc("POST /api/v1/conversations/{id}/read", s.handle(s.handleRead))
+	read := policy.ActionConversationRead
+	rt.HandleFunc("GET /api/v1/conversations", s.handle(read, s.handleListConversations))
+	rt.HandleFunc("GET /api/v1/conversations/{id}", s.handle(read, s.handleGetConversation))
+	rt.HandleFunc("DELETE /api/v1/conversations/{id}",
+		s.handle(policy.ActionConversationDelete, s.handleDeleteConversation))
+	rt.HandleFunc("POST /api/v1/conversations/{id}/messages", s.handle(policy.ActionConversationPost, s.handleSend))
+	rt.HandleFunc("GET /api/v1/conversations/{id}/messages", s.handle(read, s.handleFetch))
+	rt.HandleFunc("POST /api/v1/conversations/{id}/delivered", s.handle(read, s.handleDelivered))
+	rt.HandleFunc("POST /api/v1/conversations/{id}/read", s.handle(read, s.handleRead))
 
-	rt.HandleFunc("POST /api/v1/attachments", s.handle(s.handleCreateUpload))
-	rt.HandleFunc("GET /api/v1/attachments/{id}/upload", s.handle(s.handleUploadStatus))
-	rt.HandleFunc("PUT /api/v1/attachments/{id}/chunks", s.handle(s.handleChunk))
-	rt.HandleFunc("POST /api/v1/attachments/{id}/complete", s.handle(s.handleComplete))
-	rt.HandleFunc("GET /api/v1/attachments/{id}", s.handle(s.handleDownload))
+	upload := policy.ActionAttachmentUpload
+	rt.HandleFunc("POST /api/v1/attachments", s.handle(upload, s.handleCreateUpload))
+	rt.HandleFunc("GET /api/v1/attachments/{id}/upload", s.handle(upload, s.handleUploadStatus))
+	rt.HandleFunc("PUT /api/v1/attachments/{id}/chunks", s.handle(upload, s.handleChunk))
+	rt.HandleFunc("POST /api/v1/attachments/{id}/complete", s.handle(upload, s.handleComplete))
+	rt.HandleFunc("GET /api/v1/attachments/{id}", s.handle(policy.ActionAttachmentDownload, s.handleDownload))
 }
 
-// handlerFunc is an endpoint handler that receives its caller. It writes its own
-// success response and returns any failure for handle to write.
+// handlerFunc is an endpoint handler that receives its caller. It writes
+// its own success response and returns any failure for handle to write.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, actor policy.Actor) error
 
-// handle turns fn into an http.HandlerFunc: it responds with
-// api.Unauthorized when the request has no actor and writes fn's error in the one error
-// shape.
-func (s *Service) handle(fn handlerFunc) http.HandlerFunc {
+// handle turns fn, the endpoint of action, into an http.HandlerFunc. It
+// responds with api.Unauthorized when the request has no actor, and runs
+// the policy's checks that need no lookup (a known role, the second factor
+// of a staff session) before fn touches anything. fn still asks the
+// directory about the specific resource. Errors are written in the one
+// error shape.
+func (s *Service) handle(action policy.Action, fn handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		actor, ok := policy.ActorFrom(r.Context())
 		if !ok {
 			api.WriteError(w, r, s.log, api.Unauthorized())
+			return
+		}
+		if d, ok := policy.Precheck(actor, action, policy.Resource{}); !ok {
+			api.WriteError(w, r, s.log, d.Err())
 			return
 		}
 		if err := fn(w, r, actor); err != nil {
