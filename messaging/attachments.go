@@ -137,8 +137,8 @@ func (s *Service) ownUpload(r *http.Request, actor policy.Actor) (*store.Attachm
 	return a, nil
 }
 
-// authorizeAttachment asks the directory whether actor may perform action
-// on attachment a, placed in its conversation.
+// authorizeAttachment checks with the directory that actor may perform
+// action on attachment a, placed in its conversation.
 func (s *Service) authorizeAttachment(r *http.Request, actor policy.Actor, action policy.Action,
 	a *store.Attachment) error {
 	conv, err := ParseConversationID(a.ConversationID)

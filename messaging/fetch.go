@@ -211,6 +211,7 @@ func (s *Service) handleGetConversation(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
+
 	v, markers, err := s.viewConversation(conv, actor.UserID)
 	if err != nil {
 		return err

@@ -49,8 +49,8 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, actor policy.Actor
 // handle turns fn, the endpoint of action, into an http.HandlerFunc. It
 // responds with api.Unauthorized when the request has no actor, and runs
 // the policy's checks that need no lookup (a known role, the second factor
-// of a staff session) before fn touches anything. fn still asks the
-// directory about the specific resource. Errors are written in the one
+// of a staff session) before fn touches anything. fn still checks the
+// specific resource with the directory. Errors are written in the one
 // error shape.
 func (s *Service) handle(action policy.Action, fn handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
