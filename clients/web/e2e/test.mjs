@@ -270,6 +270,7 @@ try {
     await other.waitFor();
     await other.getByRole('button', { name: /^Remove device/ }).click();
     await fresh.getByText('The device was removed.').waitFor();
+    await shot(fresh, 'account');
     await fresh.goto(`${app}/consultations/${people.consultationId}`);
     await fresh.getByLabel('Message', { exact: true }).waitFor();
     await fresh.getByText('Camera and microphone are blocked. Allow them for this site').waitFor();
@@ -357,6 +358,7 @@ try {
     for (const who of ['admin', 'clinician', 'patient', 'nurse']) {
       await admin.locator('tbody').getByText(people[who].email, { exact: true }).waitFor();
     }
+    await shot(admin, 'users');
     await admin.getByRole('link', { name: 'Audit trail' }).click();
     await admin.getByRole('heading', { name: 'Audit trail' }).waitFor();
     const rows = await admin.locator('tbody tr').count();

@@ -3,6 +3,19 @@ import { compileRoute, matchRoute } from './router';
 import { isOpen, type Consultation } from './views/consultations';
 import { alertLabel } from './views/admin';
 import { fromBase64, safeImageType, toBase64 } from './messenger';
+import { describeUserAgent } from './useragent';
+
+describe('describeUserAgent', () => {
+  it.each([
+    ['Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36', 'Chrome on Linux'],
+    ['Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Mobile/15E148 Safari/604.1', 'Safari on iOS'],
+    ['Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0', 'Firefox on Windows'],
+    ['Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 Chrome/120.0 Safari/537.36 Edg/120.0', 'Edge on Windows'],
+    ['curl/8.0', 'Browser'],
+  ])('names %s', (ua, want) => {
+    expect(describeUserAgent(ua)).toBe(want);
+  });
+});
 
 describe('matchRoute', () => {
   const route = compileRoute('/threads/:id');

@@ -8,6 +8,7 @@ import { roleLabel, type Role, type Session } from './session';
 import { Signaling } from './signaling';
 import { Messenger } from './messenger';
 import { alertLabel } from './views/admin';
+import { browserName, systemName } from './useragent';
 
 export type Access = 'public' | 'signed-in' | Role[];
 
@@ -264,9 +265,8 @@ export class App {
 // The hub accepts letters, digits, '.', '_' and '-' in it.
 function deviceLabel(): string {
   const ua = navigator.userAgent;
-  const browser = /Edg\//.test(ua) ? 'Edge' : /Firefox\//.test(ua) ? 'Firefox' : /Chrome\//.test(ua) ? 'Chrome' : /Safari\//.test(ua) ? 'Safari' : 'Browser';
-  const os = /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS' : /Mac OS/.test(ua) ? 'macOS' : /Windows/.test(ua) ? 'Windows' : /Linux/.test(ua) ? 'Linux' : '';
-  return (os ? `${browser}-${os}` : browser).toLowerCase();
+  const os = systemName(ua);
+  return (os ? `${browserName(ua)}-${os}` : browserName(ua)).toLowerCase();
 }
 
 function errorView(err: unknown): View {

@@ -7,6 +7,7 @@ import { field, formatTime, h, replace, statusLine } from '../dom';
 import type { View } from '../router';
 import { roleLabel } from '../session';
 import { ownDevices, removeOwnDevice } from '../messenger';
+import { describeUserAgent } from '../useragent';
 
 interface SessionInfo {
   id: string;
@@ -17,6 +18,12 @@ interface SessionInfo {
   address?: string;
   user_agent?: string;
   current: boolean;
+}
+
+function sessionLabel(s: SessionInfo): string {
+  if (s.current) return 'This browser';
+  if (s.user_agent) return describeUserAgent(s.user_agent);
+  return 'Unknown browser';
 }
 
 export async function accountView(app: App): Promise<View> {
@@ -45,7 +52,7 @@ export async function accountView(app: App): Promise<View> {
           h(
             'div',
             null,
-            h('strong', null, s.current ? 'This browser' : (s.user_agent ?? 'Unknown browser').slice(0, 80)),
+            h('strong', null, sessionLabel(s)),
             h(
               'div',
               { class: 'small muted' },
