@@ -7,10 +7,10 @@
 // of the Authorization header into a policy.Actor in the request context.
 // Handlers elsewhere call RequireActor, which also rejects a staff session
 // that has not presented a second factor. Every handler here decides access
-// with package policy: the endpoints on the caller's own account (/me,
+// with package policy. The endpoints on the caller's own account (/me,
 // password, TOTP enrollment, sessions, sign-out) check account.read-self or
-// account.update-self, which accept such a session; the account
-// administration endpoints check account.manage and invitations
+// account.update-self, which accept such a session. The account
+// administration endpoints check account.manage, and invitations check
 // invitation.create. The
 // WebSocket hub authenticates with Service.Authenticate and closes sockets
 // from the Service.OnRevoke hook.

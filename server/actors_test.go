@@ -8,7 +8,7 @@ import (
 	"github.com/bedside-health/bedside/policy/policytest"
 )
 
-// sourceKind says which actors a matrix case needs.
+// sourceKind selects the actors a matrix case needs.
 type sourceKind int
 
 const (

@@ -177,8 +177,8 @@ func (tc *testClinic) callWith(t *testing.T, token, method, path string, body an
 	return apiResult{Status: rec.Code, Body: rec.Body.Bytes()}
 }
 
-// mustCall is call that fails the test unless the answer is 2xx, and
-// decodes the answer into out when out is not nil.
+// mustCall is call that fails the test unless the response is 2xx, and
+// decodes the response into out when out is not nil.
 func (tc *testClinic) mustCall(t *testing.T, token, method, path string, body, out any) {
 	t.Helper()
 	tc.mustCallWith(t, token, method, path, body, nil, out)
@@ -239,7 +239,7 @@ func (tc *testClinic) inviteAccount(t *testing.T, role policy.Role) invitedAccou
 	return invitedAccount{account: account{ID: inv.AccountID, Email: email, Role: role}, invitation: inv.Token}
 }
 
-// loginAnswer is the part of a sign-in answer the tests read.
+// loginAnswer is the part of a sign-in response the tests read.
 type loginAnswer struct {
 	Challenge string `json:"challenge"`
 	Session   struct {
@@ -277,11 +277,11 @@ func (tc *testClinic) enrollTOTP(t *testing.T, a *account, token string) {
 	a.TOTPSecret, a.RecoveryCodes = enr.Secret, confirmed.RecoveryCodes
 }
 
-// newUser creates a signed-in account of role with two sessions. For a
-// patient both lack a second factor, and the first is the one the actor
-// uses. Staff sign in twice before enrolling TOTP: the session that
-// confirms the enrollment gains the second factor, the other still lacks
-// it, and the actor uses either as its SecondFactor says.
+// newUser creates a signed-in account of role. A patient holds a session
+// and a spare one, both without a second factor. Staff hold the same two,
+// signed in before enrolling TOTP, and a third session that confirms the
+// enrollment and so has the second factor. The actor uses the session its
+// SecondFactor selects.
 func (tc *testClinic) newUser(t *testing.T, role policy.Role) (account, policy.Actor) {
 	t.Helper()
 	a, actor := tc.newUnenrolledUser(t, role)
@@ -339,7 +339,7 @@ func (tc *testClinic) setToken(user string, secondFactor bool, token string) {
 }
 
 // token returns the session token of actor, with or without the second
-// factor as actor.SecondFactor says.
+// factor as actor.SecondFactor selects.
 func (tc *testClinic) token(t *testing.T, actor policy.Actor) string {
 	t.Helper()
 	tc.mu.Lock()

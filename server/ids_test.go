@@ -17,7 +17,7 @@ import (
 	"github.com/bedside-health/bedside/signaling"
 )
 
-// send sends a matrix attempt as actor and returns the answer.
+// send sends a matrix attempt as actor and returns the response.
 func (w *world) send(t *testing.T, a policytest.Attempt, actor policy.Actor) apiResult {
 	t.Helper()
 	var body any
@@ -51,9 +51,9 @@ func withPathIDs(pattern, path string, id func() string) string {
 // TestGuessedIDsRevealNothing sends every route with path ids, as every
 // role with a second factor, on a resource the actor has no relation to,
 // then with the ids replaced by random well-formed ids and by malformed
-// ones. The three answers must be identical and must be the not-found
-// (or, for a collection, forbidden) answer, so a guessed id tells nothing
-// about which ids exist.
+// ones. The three responses must be identical and must be not found (or,
+// for a collection, forbidden), so a guessed id tells nothing about which
+// ids exist.
 func TestGuessedIDsRevealNothing(t *testing.T) {
 	tc := newTestClinic(t, nil)
 	w := newWorld(tc)
@@ -123,8 +123,8 @@ var bodyIDCases = map[string]string{
 
 // TestTamperedBodyIDs sends each route that repeats its resource id in
 // the body, as an actor the table allows, with the body naming another
-// resource the actor may also act on, or a random id. Both must get the
-// not-found answer, and the matching id must succeed.
+// resource the actor may also act on, or a random id. Both must get not
+// found, and the matching id must succeed.
 func TestTamperedBodyIDs(t *testing.T) {
 	tc := newTestClinic(t, nil)
 	w := newWorld(tc)
@@ -258,7 +258,7 @@ func TestJoinOutsideWindow(t *testing.T) {
 	outsider := tc.newActor(t, policy.RoleClinician)
 	for _, start := range []time.Time{time.Now().Add(48 * time.Hour), time.Now().Add(-3 * time.Hour)} {
 		c, _, _ := w.consultation(t, patient, policy.RelOwner, clinic.StatusScheduled, start, "")
-		w.addCareTeam(t, c.PatientID, outsider) // knows the patient, not listed
+		w.addCareTeam(t, c.PatientID, outsider) // in the patient's care team, not listed
 		conn, err := w.wsSession(t, patient)
 		if err != nil {
 			t.Fatal(err)

@@ -21,8 +21,8 @@ import (
 	"github.com/bedside-health/bedside/signaling"
 )
 
-// secondFactorGaps are routes that answer a staff session without a
-// second factor with something other than second_factor_required.
+// secondFactorGaps are routes whose response to a staff session without a
+// second factor is something other than second_factor_required.
 //
 // TODO(messaging): these routes decide access without the policy, so
 // they skip its second-factor rule: the conversation list shows the ids
@@ -99,7 +99,7 @@ func exemptFromSecondFactor(a policy.Action) bool {
 
 // TestEveryRouteNeedsSession sends every route that is not public without
 // a session, and with a session token that does not exist, and requires
-// the one unauthenticated answer.
+// the one unauthenticated response.
 func TestEveryRouteNeedsSession(t *testing.T) {
 	tc := newTestClinic(t, nil)
 	want := api.Unauthorized()
@@ -128,8 +128,8 @@ func TestEveryRouteNeedsSession(t *testing.T) {
 
 // TestStaffNeedSecondFactor sends every route as each staff role with a
 // session that has no second factor. Only the routes on the caller's own
-// account (account.read-self and account.update-self) may answer; every
-// other one must give the one second_factor_required answer, whatever
+// account (account.read-self and account.update-self) may succeed, and every
+// other one must give the one second_factor_required response, whatever
 // the ids in the path.
 func TestStaffNeedSecondFactor(t *testing.T) {
 	tc := newTestClinic(t, nil)
@@ -265,9 +265,9 @@ var optionalBodies = map[string]bool{
 	"POST /api/v1/admin/alerts/{id}/ack":      true,
 }
 
-// TestBodiesChecked sends every route that reads a body, as an actor the
-// table allows, a malformed body, a body of the wrong media type and a
-// body over the route's own limit, and requires the matching error in the
+// TestBodiesChecked sends every route that reads a body a malformed body,
+// a body of the wrong media type and a body over the route's own limit,
+// as an actor the table allows. Each must get the matching error in the
 // one error shape.
 func TestBodiesChecked(t *testing.T) {
 	tc := newTestClinic(t, nil)

@@ -32,7 +32,7 @@ type e2eeDevice struct {
 func (d *e2eeDevice) id() string { return d.keys.Ref().DeviceID }
 
 // fullToken returns the token of actor's session with the second factor,
-// for staff, whatever actor.SecondFactor says.
+// for staff, whatever the value of actor.SecondFactor.
 func (w *world) fullToken(t *testing.T, actor policy.Actor) string {
 	actor.SecondFactor = actor.Role.IsStaff()
 	return w.tc.token(t, actor)
@@ -265,7 +265,7 @@ func (w *world) upload(t *testing.T, actor policy.Actor, conv string) string {
 }
 
 // rawCall sends body as application/octet-stream with actor's device and
-// fails unless the answer is 2xx.
+// fails unless the response is 2xx.
 func (w *world) rawCall(t *testing.T, actor policy.Actor, method, path, device string, body []byte) {
 	t.Helper()
 	h := http.Header{messaging.DeviceHeader: {device}, "Content-Type": {"application/octet-stream"}}
@@ -487,17 +487,17 @@ func messagingCases(w *world) []matrixCase {
 // listShowsUnreadable marks a known gap of GET /api/v1/conversations.
 //
 // TODO(messaging): the list is built from care team and participant
-// records without conversation.read, so an account whose role no longer
-// grants reading (a nurse whose role an administrator changed to billing
-// or admin) still lists the ids and message counts of her former
-// conversations. Set this to false once the list checks each item with
-// the policy.
+// records without conversation.read. So an account whose role no longer
+// grants reading still lists the ids and message counts of its former
+// conversations: a nurse whose role an administrator changed to billing,
+// for example. Set this to false once the list checks each item with the
+// policy.
 const listShowsUnreadable = true
 
 // TestListsShowOnlyReadable lists the conversations of each role's actor,
-// who relates to fresh conversations in every way, and requires that each
-// listed conversation passes conversation.read for him and that none he
-// has no relation to is listed: a list never shows what a read would deny.
+// who relates to fresh conversations in every way. Each listed
+// conversation must pass conversation.read for him, and none he has no
+// relation to may be listed, so a list never shows what a read would deny.
 func TestListsShowOnlyReadable(t *testing.T) {
 	tc := newTestClinic(t, nil)
 	w := newWorld(tc)

@@ -33,8 +33,8 @@ var publicRoutes = map[string]string{
 }
 
 // listRoutes are routes that list what the caller takes part in and check
-// no action of their own; each listed item must pass the read action,
-// which TestListsShowOnlyReadable checks.
+// no action of their own. Each listed item must pass the read action, and
+// TestListsShowOnlyReadable checks that.
 var listRoutes = map[string]policy.Action{
 	"GET /api/v1/conversations": policy.ActionConversationRead,
 }
@@ -122,7 +122,8 @@ func onConsultation(w *world, status clinic.Status, attempt func(t *testing.T, c
 
 // onAccount builds an account administration attempt on a fresh account
 // the actor relates to by rel. The routes act on the collection of
-// accounts, so the relation changes no answer; it is varied to show that.
+// accounts, so the relation changes no response, and it is varied to show
+// that.
 // An administrator acting on his own account is skipped where the route
 // rejects that with 409 whatever the policy says.
 func onAccount(w *world, selfRejected bool, attempt func(t *testing.T, user string, rel policy.Relation) policytest.Attempt) build {
@@ -343,12 +344,12 @@ func httpCases(w *world) []matrixCase {
 	return cases
 }
 
-// TestAccessMatrix drives every route of the assembled server, and every
-// signaling action over the server's WebSocket, for every role and for
-// resources the actor owns, is in the care team of, participates in,
-// hosts, corresponds with and has no relation to, with real sessions. It
-// takes its expectations from docs/access-control.md and fails on any
-// cell that differs, and on any registered route without a case.
+// TestAccessMatrix drives every route of the assembled server and every
+// signaling action over the server's WebSocket, with real sessions, for
+// every role. The actor owns the resource, is in its care team,
+// participates in it, hosts it, corresponds with it or has no relation to
+// it. Expectations come from docs/access-control.md, and the test fails on
+// any cell that differs and on any registered route without a case.
 func TestAccessMatrix(t *testing.T) {
 	tc := newTestClinic(t, nil)
 	w := newWorld(tc)
@@ -439,30 +440,46 @@ func checkActionCoverage(t *testing.T, cases []matrixCase) {
 	}
 }
 
-// docAction matches a route table row of docs/api.md that names its
-// action: | `METHOD /path` | action |.
-var docAction = regexp.MustCompile("(?m)^\\| `([A-Z]+ /[^`?]*)[^`]*` \\| ([a-z]+\\.[a-z-]+) \\|")
+// docRow matches a table row of the docs whose second cell is an action,
+// and docRoute a route in its first cell: | `METHOD /path` | action |.
+var (
+	docRow   = regexp.MustCompile(`(?m)^\| (.+?) \| ([a-z]+\.[a-z-]+) \|`)
+	docRoute = regexp.MustCompile("`([A-Z]+ /[^`?]*)[^`]*`")
+)
 
-// checkDocumentedActions fails when docs/api.md names another action for
-// a route than its matrix case.
+// checkDocumentedActions fails when docs/api.md or docs/access-control.md
+// names another action for a route than its matrix case.
 func checkDocumentedActions(t *testing.T, cases []matrixCase) {
 	t.Helper()
-	raw, err := os.ReadFile("../docs/api.md")
-	if err != nil {
-		t.Fatal(err)
-	}
 	documented := map[string]policy.Action{}
-	for _, m := range docAction.FindAllStringSubmatch(string(raw), -1) {
-		documented[m[1]] = policy.Action(m[2])
+	for _, doc := range []string{"../docs/api.md", accessDoc} {
+		raw, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, row := range docRow.FindAllStringSubmatch(string(raw), -1) {
+			for _, r := range docRoute.FindAllStringSubmatch(row[1], -1) {
+				documented[r[1]] = policy.Action(row[2])
+			}
+		}
 	}
 	if len(documented) == 0 {
-		t.Fatal("found no route with an action in docs/api.md")
+		t.Fatal("found no route with an action in the docs")
 	}
+	matched := 0
 	for _, c := range cases {
 		r := route(c.Name)
-		if want, ok := documented[r]; ok && want != c.Action {
-			t.Errorf("%s: docs/api.md names action %s, the matrix case %s", c.Name, want, c.Action)
+		want, ok := documented[r]
+		if !ok {
+			continue
 		}
+		matched++
+		if want != c.Action {
+			t.Errorf("%s: the docs name action %s, the matrix case %s", c.Name, want, c.Action)
+		}
+	}
+	if matched == 0 {
+		t.Error("no matrix case matched a documented route")
 	}
 }
 

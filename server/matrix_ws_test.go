@@ -153,10 +153,10 @@ func (c *wsClient) leave() {
 	c.ws.Close()
 }
 
-// wsAnswer turns a signaling reply into the HTTP answer a route would
+// wsAnswer turns a signaling reply into the HTTP response a route would
 // give, so the matrix compares both alike: not-found is api.NotFound and
 // forbidden is policy.ForbiddenError. Each code has one fixed message, so
-// comparing codes compares the whole answer. Any other code is shown as
+// comparing codes compares the whole reply. Any other code is shown as
 // it is and differs from every expectation.
 func wsAnswer(f wsFrame) error {
 	switch {
@@ -171,7 +171,7 @@ func wsAnswer(f wsFrame) error {
 }
 
 // wsSession opens an authenticated connection for actor. A rejected
-// authentication becomes the answer a route gives: 401 for an anonymous
+// authentication becomes the response a route gives: 401 for an anonymous
 // actor, second_factor_required for a staff actor without it.
 func (w *world) wsSession(t *testing.T, actor policy.Actor) (*wsClient, error) {
 	t.Helper()
@@ -225,8 +225,8 @@ func joinable(role policy.Role, held policy.Relation) bool {
 // hostCommand builds a case for admit, deny or remove: a guest waits in
 // the room, the actor joins and sends the command naming the guest. Only
 // a host may, which the table expresses as consultation.admit. An actor
-// who holds a relation but may not join is answered by the join already,
-// with the not-found the join case checks, so those cells are left out.
+// who holds a relation but may not join gets not-found from the join
+// already, which the join case checks, so those cells are left out.
 func hostCommand(w *world, typ string) policytest.Case {
 	return policytest.Case{
 		Name: "WS " + typ, Action: policy.ActionConsultationAdmit,

@@ -96,13 +96,13 @@ func (s *secrets) find(data []byte) []string {
 }
 
 // TestNoSecretInLogsMetricsOrDatabase runs a scripted session with the
-// server's log at debug level in a buffer: the demo seed, sign-ins with a
-// TOTP code and with a recovery code, a wrong password, invitations, a
-// password reset, a booked consultation, an encrypted message and a
-// WebSocket authentication and join. It then scrapes /metrics, stops the
-// server and requires that no password, TOTP secret or code, recovery
-// code, session, challenge, invitation or reset token, message plaintext
-// or server key appears in the log, the metrics or the database file.
+// server's log at debug level in a buffer. The session seeds the demo,
+// signs in with a TOTP code and with a recovery code, sends a wrong
+// password, accepts an invitation, resets a password, books a
+// consultation, sends an encrypted message and joins over the WebSocket.
+// The test then scrapes /metrics and stops the server. No password, TOTP
+// secret or code, recovery code, token, challenge, message plaintext or
+// server key may appear in the log, the metrics or the database file.
 func TestNoSecretInLogsMetricsOrDatabase(t *testing.T) {
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -48,7 +48,7 @@ func (w *world) patient(t *testing.T, actor policy.Actor, rel policy.Relation) (
 		return w.tc.inviteAccount(t, policy.RolePatient).ID, policy.RelNone, true
 	case policy.RelOwner:
 		// Only a patient owns a patient record: a staff id is no patient,
-		// and the server answers 404 for it even where the table allows.
+		// and the server responds 404 for it even where the table allows.
 		if actor.Role != policy.RolePatient {
 			return "", 0, false
 		}
