@@ -125,7 +125,16 @@ func (c *Client) read(ctx context.Context, convID string, opts ReadOptions, adva
 				cursor = mv.Seq
 			}
 		}
-		if !pv.HasMore || len(pv.Messages) == 0 || (opts.Limit > 0 && len(res.Messages) >= opts.Limit) {
+		// A page may hold no message for this device while more follow:
+		// the server's next cursor then skips past what it scanned. A
+		// cursor that does not move forward ends the read.
+		progressed := len(pv.Messages) > 0
+		if len(pv.Messages) == 0 && pv.NextCursor > after {
+			after = pv.NextCursor
+			cursor = max(cursor, after)
+			progressed = true
+		}
+		if !pv.HasMore || !progressed || (opts.Limit > 0 && len(res.Messages) >= opts.Limit) {
 			break
 		}
 	}
