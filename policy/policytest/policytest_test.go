@@ -94,3 +94,35 @@ func TestRunDetectsBrokenHandler(t *testing.T) {
 		}
 	}
 }
+
+// TestRunAuthenticates drives a handler that authenticates bearer tokens
+// itself, as the server does, through Matrix.Authenticate.
+func TestRunAuthenticates(t *testing.T) {
+	o := &objects{rel: map[string]map[string]policy.Relation{}}
+	var mu sync.Mutex
+	sessions := map[string]policy.Actor{}
+	inner := o.handler(false)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, injected := policy.ActorFrom(r.Context()); injected {
+			t.Error("got an injected actor, want only the bearer token")
+		}
+		mu.Lock()
+		actor, ok := sessions[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
+		mu.Unlock()
+		if ok {
+			r = r.WithContext(policy.WithActor(r.Context(), actor))
+		}
+		inner.ServeHTTP(w, r)
+	})
+	stats := Run(t, Matrix{Handler: h, Doc: docPath, Cases: o.cases(),
+		Authenticate: func(_ *testing.T, req *http.Request, actor policy.Actor) {
+			token := rand.Text()
+			mu.Lock()
+			sessions[token] = actor
+			mu.Unlock()
+			req.Header.Set("Authorization", "Bearer "+token)
+		}})
+	if stats.Allowed == 0 {
+		t.Error("got no allowed cell, want some")
+	}
+}
