@@ -203,6 +203,7 @@ export async function callView(app: App, params: Params): Promise<View> {
   }
 
   function startMedia(msg: SignalMessage): void {
+    lastIce = msg;
     media?.close();
     media = new MediaSession(sig, iceServersOf(msg), local, {
       onRemoteStream: showRemote,
@@ -243,6 +244,21 @@ export async function callView(app: App, params: Params): Promise<View> {
     facts.audio.dd.textContent = `${s.audioPacketsReceived} packets` + (s.audioEnergy > 0 ? ' · sound detected' : '');
     facts.audio.dd.dataset.packets = String(s.audioPacketsReceived);
     facts.audio.dd.dataset.energy = String(s.audioEnergy);
+  }
+
+  // reconnectMedia replaces the peer connection after the SFU closed its
+  // side: the SFU's next peer has new DTLS keys, so the browser needs a new
+  // RTCPeerConnection too, with fresh TURN credentials.
+  let lastIce: SignalMessage | null = null;
+  async function reconnectMedia(): Promise<void> {
+    info.set('The media connection was lost. Reconnecting…', 'info');
+    let ice = lastIce;
+    try {
+      ice = await sig.request({ type: 'turn' });
+    } catch {
+      // Keep the earlier servers; their credentials may still be valid.
+    }
+    if (joined && ice) startMedia(ice);
   }
 
   function onAdmitted(msg: SignalMessage): void {
@@ -343,7 +359,7 @@ export async function callView(app: App, params: Params): Promise<View> {
       }
     }),
     sig.on('media-closed', () => {
-      if (joined) media?.restart();
+      if (joined) void reconnectMedia();
     }),
     sig.on('reconnected', () => {
       if (!joined) return;
