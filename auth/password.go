@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
+	"golang.org/x/text/unicode/norm"
 )
 
 // PasswordParams are the argon2id cost parameters. Every stored hash
@@ -178,9 +179,13 @@ func (h *hasher) acquire(ctx context.Context) (release func(), err error) {
 
 func (h *hasher) release() { <-h.slots }
 
+// derive hashes the NFKC form of password, as NIST SP 800-63B section 5.1.1.2
+// recommends, so one passphrase typed with composed or decomposed
+// characters, or full-width forms, hashes the same.
 func (h *hasher) derive(password string, p PasswordParams, salt []byte) []byte {
 	h.count.Add(1)
-	return argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLength)
+	normalized := norm.NFKC.String(password)
+	return argon2.IDKey([]byte(normalized), salt, p.Time, p.Memory, p.Threads, p.KeyLength)
 }
 
 // hash returns the PHC string of password under the current parameters.

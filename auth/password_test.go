@@ -194,3 +194,24 @@ func TestNewRequiresDeps(t *testing.T) {
 		t.Fatalf("got %v, want an error naming Deps.Sealer", err)
 	}
 }
+
+func TestHashUsesNFKC(t *testing.T) {
+	h := newHasher(fastParams, 1, 0)
+	ctx := context.Background()
+	// "é" precomposed (U+00E9) and decomposed (e + U+0301), and the
+	// full-width digits of a phone keyboard against ASCII digits.
+	tests := []struct{ typed, later string }{
+		{"caf\u00e9 au lait tous les matins", "cafe\u0301 au lait tous les matins"},
+		{"passphrase \uff11\uff12\uff13 long enough", "passphrase 123 long enough"},
+	}
+	for _, tt := range tests {
+		encoded, err := h.hash(ctx, tt.typed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok, _, err := h.verify(ctx, tt.later, encoded)
+		if err != nil || !ok {
+			t.Errorf("verify %q against the hash of %q: got %v, %v; want true", tt.later, tt.typed, ok, err)
+		}
+	}
+}

@@ -68,9 +68,7 @@ type passwordContext struct {
 // checkPassword applies the password rules and returns a *PasswordError
 // naming the first rule broken.
 //
-// TODO(auth): normalise passwords to Unicode NFKC before hashing, as NIST
-// SP 800-63B recommends, so that one passphrase typed on two keyboards
-// hashes the same; it needs golang.org/x/text, not yet a dependency.
+// The rules apply to the password as typed; hashing uses its NFKC form.
 func checkPassword(pw string, pc passwordContext) error {
 	reject := func(format string, args ...any) error {
 		return &PasswordError{Reason: fmt.Sprintf(format, args...)}
