@@ -439,6 +439,15 @@ export class Conversation {
   }
 
   private refs = new Map<string, e2ee.AttachmentRef[]>();
+  private readSeq = 0;
+
+  // markRead raises the user's read marker to seq, which the other members
+  // see. Failures are ignored: the marker is advisory.
+  markRead(seq: number): void {
+    if (seq <= this.readSeq) return;
+    this.readSeq = seq;
+    void this.api.post(`/api/v1/conversations/${encodeURIComponent(this.id)}/read`, { seq }).catch(() => {});
+  }
 
   // downloadAttachment fetches, decrypts and checks one attachment of a
   // message and returns an object URL for it.

@@ -91,6 +91,12 @@ export async function mountChat(app: App, panel: HTMLElement, conversationId: st
   })();
 
   const seen = new Set<string>();
+  let lastSeq = 0;
+  function markRead(): void {
+    if (lastSeq > 0 && !document.hidden) conv.markRead(lastSeq);
+  }
+  document.addEventListener('visibilitychange', markRead);
+
   function render(msgs: ChatMessage[]): void {
     for (const msg of msgs) {
       if (seen.has(msg.id)) continue;
@@ -116,8 +122,10 @@ export async function mountChat(app: App, panel: HTMLElement, conversationId: st
         );
       }
       list.appendChild(li);
+      lastSeq = Math.max(lastSeq, msg.seq);
     }
     list.scrollTop = list.scrollHeight;
+    markRead();
   }
 
   let fetching: Promise<void> | null = null;
@@ -281,6 +289,7 @@ export async function mountChat(app: App, panel: HTMLElement, conversationId: st
   await refresh();
 
   return () => {
+    document.removeEventListener('visibilitychange', markRead);
     off();
     offReconnect();
     window.clearInterval(poll);
