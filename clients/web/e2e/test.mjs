@@ -293,6 +293,27 @@ try {
     await clinician.getByText('Checked: you compared this safety number.').waitFor();
     await box.press('Enter');
     await fresh.locator('.messages .message:not(.mine) .text', { hasText: text }).waitFor({ timeout: 20000 });
+  });
+
+  await runner.step('patient and clinician message in the care thread', async () => {
+    const fresh = pages.find((p) => p.label === 'patient-new-browser');
+    const text = `A question between visits, ref ${tag}-t`;
+    sent.careThread = { text };
+    await fresh.getByRole('link', { name: 'Messages' }).click();
+    await fresh.getByRole('link', { name: 'Your care team' }).click();
+    await fresh.getByRole('heading', { name: 'Messages with your care team' }).waitFor();
+    const box = fresh.getByLabel('Message', { exact: true });
+    await box.fill(text);
+    await box.press('Enter');
+    await fresh.locator('.messages .message.mine .text', { hasText: text }).waitFor();
+
+    await clinician.getByRole('link', { name: 'Messages' }).click();
+    const thread = clinician.getByRole('link', { name: /^Care thread of patient/ });
+    await thread.waitFor();
+    await clinician.getByText('1 new').waitFor();
+    await thread.click();
+    await clinician.locator('.messages .message:not(.mine) .text', { hasText: text }).waitFor({ timeout: 20000 });
+    await shot(clinician, 'care-thread');
     await clinician.close();
     await fresh.close();
   });
