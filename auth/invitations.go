@@ -32,7 +32,7 @@ func (i Invitation) LogValue() slog.Value {
 // command that creates the first administrator uses it; it checks no
 // caller. displayName may be empty, in which case the invitee sets it.
 func (s *Service) CreateUser(ctx context.Context, email string, role policy.Role, displayName string) (Invitation, error) {
-	return s.invite(ctx, "", email, role, displayName)
+	return s.invite(ctx, policy.Actor{}, email, role, displayName)
 }
 
 // Invite creates an invitation on behalf of inviter if the access policy
@@ -40,7 +40,9 @@ func (s *Service) CreateUser(ctx context.Context, email string, role policy.Role
 // administrators, patients also by clinicians and nurses, and staff only
 // with a second factor. A denial returns the policy's *api.Error. An email
 // address whose account is still invited with the same role gets a new
-// token, which retires the old one.
+// token, which retires the old one, when the inviter created that account
+// or is an administrator. Any other inviter gets ErrEmailTaken, so that no
+// clinician or nurse takes over an invitation someone else issued.
 func (s *Service) Invite(ctx context.Context, inviter policy.Actor, email string, role policy.Role,
 	displayName string,
 ) (Invitation, error) {
@@ -55,7 +57,7 @@ func (s *Service) Invite(ctx context.Context, inviter policy.Actor, email string
 		}
 		return Invitation{}, d.Err()
 	}
-	inv, err := s.invite(ctx, inviter.UserID, email, role, displayName)
+	inv, err := s.invite(ctx, inviter, email, role, displayName)
 	if err != nil {
 		return inv, err
 	}
@@ -77,9 +79,13 @@ func (s *Service) OnInvite(fn func(ctx context.Context, inviter policy.Actor, in
 	s.inviteHooks = append(s.inviteHooks, fn)
 }
 
-func (s *Service) invite(ctx context.Context, inviterID, email string, role policy.Role,
+// invite creates an invited account, or issues a new token for an
+// account that is still invited. inviter is the zero Actor for the
+// operator, who may re-issue any invitation.
+func (s *Service) invite(ctx context.Context, inviter policy.Actor, email string, role policy.Role,
 	displayName string,
 ) (Invitation, error) {
+	inviterID := inviter.UserID
 	norm, err := NormalizeEmail(email)
 	if err != nil {
 		return Invitation{}, err
@@ -104,14 +110,27 @@ func (s *Service) invite(ctx context.Context, inviterID, email string, role poli
 			if Status(a.Status) != StatusInvited || a.Role != string(role) {
 				return ErrEmailTaken
 			}
+			if !mayReissue(inviter, a) {
+				return errReissueDenied
+			}
 			return nil
 		})
 	case errors.Is(err, store.ErrNotFound):
 		grant.AccountID = newID()
 		err = s.db.CreateInvitedAccount(&store.Account{
 			ID: grant.AccountID, Email: norm, DisplayName: displayName, Role: string(role),
-			Status: string(StatusInvited), CreatedAt: now, UpdatedAt: now,
+			Status: string(StatusInvited), CreatedAt: now, UpdatedAt: now, InvitedBy: inviterID,
 		}, digest, grant)
+	}
+	if errors.Is(err, errReissueDenied) {
+		// The response is the one for an active account, so it tells the
+		// inviter nothing more than that the address is taken.
+		s.record(ctx, audit.Event{
+			Type: "auth.invitation.create", ActorID: inviterID, TargetID: grant.AccountID,
+			Outcome: audit.OutcomeDenied,
+			Detail:  map[string]string{"role": string(role), "reason": "invited_by_another_account"},
+		})
+		return Invitation{}, ErrEmailTaken
 	}
 	if err != nil {
 		return Invitation{}, mapStoreError(err)
@@ -123,6 +142,22 @@ func (s *Service) invite(ctx context.Context, inviterID, email string, role poli
 	return Invitation{
 		AccountID: grant.AccountID, Email: norm, Role: role, Token: token, ExpiresAt: grant.ExpiresAt,
 	}, nil
+}
+
+// errReissueDenied stops a new token for an invitation that another
+// account issued. invite returns ErrEmailTaken in its place.
+var errReissueDenied = errors.New("invitation issued by another account")
+
+// mayReissue reports whether inviter may issue a new token for the invited
+// account a: the operator and administrators may, and so may the account
+// that issued the invitation. Anyone else would receive a token that sets
+// the password of an account another inviter set up, possibly with
+// consultations already booked for it.
+func mayReissue(inviter policy.Actor, a *store.Account) bool {
+	if inviter.UserID == "" || inviter.Role == policy.RoleAdmin {
+		return true
+	}
+	return a.InvitedBy != "" && a.InvitedBy == inviter.UserID
 }
 
 // acceptInvitation sets the password (and the display name, when given

@@ -122,6 +122,55 @@ func TestReinviteRetiresOldToken(t *testing.T) {
 	}
 }
 
+// TestReinviteOnlyByInviter checks that a clinician or nurse cannot take
+// over a patient invitation that someone else issued: a new token would
+// let its holder set the password of the invited account.
+func TestReinviteOnlyByInviter(t *testing.T) {
+	e := newEnv(t, nil)
+	adminToken := e.admin()
+	staff := map[string]string{}
+	for _, u := range []struct {
+		email string
+		role  policy.Role
+	}{{"doc@example.org", policy.RoleClinician}, {"other@example.org", policy.RoleClinician},
+		{"nina@example.org", policy.RoleNurse}} {
+		e.user(u.email, u.role, staffPassword)
+		token := e.login(u.email, staffPassword)
+		e.clock.Advance(totpPeriod * time.Second)
+		e.enroll(token)
+		staff[u.email] = token
+	}
+	invite := func(token string) response {
+		return e.do("POST", "/api/v1/invitations", token,
+			map[string]string{"email": "pat@example.org", "role": "patient"})
+	}
+	first := invite(staff["doc@example.org"])
+	if first.status != http.StatusCreated {
+		t.Fatalf("first invitation: got %d %s, want 201", first.status, first.raw)
+	}
+
+	for _, who := range []string{"other@example.org", "nina@example.org"} {
+		e.want(invite(staff[who]), http.StatusConflict, "email_taken")
+	}
+	if n := e.audit.count("auth.invitation.create", audit.OutcomeDenied); n != 2 {
+		t.Errorf("got %d denied invitation events, want 2", n)
+	}
+	// The refused re-invitations left the first token usable.
+	grant, err := e.db.Invitation(hashToken(first.body["token"].(string)))
+	if err != nil {
+		t.Fatalf("first token after refused re-invitations: %v", err)
+	}
+	if grant.AccountID != first.body["account_id"] {
+		t.Fatalf("got grant for account %s, want %s", grant.AccountID, first.body["account_id"])
+	}
+
+	for name, token := range map[string]string{"inviter": staff["doc@example.org"], "admin": adminToken} {
+		if r := invite(token); r.status != http.StatusCreated {
+			t.Errorf("re-invitation by the %s: got %d %s, want 201", name, r.status, r.raw)
+		}
+	}
+}
+
 func TestInviteRejectsBadInput(t *testing.T) {
 	e := newEnv(t, nil)
 	adminToken := e.admin()

@@ -45,6 +45,10 @@ type Account struct {
 	// invitation and password-reset tokens, so a new token retires the old.
 	InvitationHash []byte `json:"invitation_hash,omitempty"`
 	ResetHash      []byte `json:"reset_hash,omitempty"`
+	// InvitedBy is the account that created this account by an invitation;
+	// empty when the operator created it. Only that account or an
+	// administrator may issue a new invitation token for it.
+	InvitedBy string `json:"invited_by,omitempty"`
 }
 
 // CreateAccount stores a new account and its email index entry. It fails
