@@ -68,15 +68,19 @@ func (s *Service) login(ctx context.Context, email, password string, c client) (
 	if err := s.checkUsable(ctx, a, c); err != nil {
 		return loginResult{}, err
 	}
-	at.succeed()
 	a, err = s.passwordAccepted(ctx, a, password, stale)
 	if err != nil {
 		return loginResult{}, err
 	}
 
 	if len(a.TOTPSeed) > 0 {
+		// The failures for the email stay counted until the second factor
+		// succeeds. Clearing them here would let someone who knows the
+		// password guess codes over many challenges and never reach the
+		// lock.
 		return s.startChallenge(ctx, a, c)
 	}
+	at.succeed()
 	sess, err := s.createSession(ctx, a, false, c)
 	if err != nil {
 		return loginResult{}, err

@@ -69,6 +69,57 @@ func TestBackoffAndLockoutAlike(t *testing.T) {
 	}
 }
 
+// TestWrongCodesLockAcrossChallenges checks that the right password does
+// not clear the failures of wrong second-factor codes: someone who knows
+// the password must not be able to guess codes over many challenges
+// without reaching the lock.
+func TestWrongCodesLockAcrossChallenges(t *testing.T) {
+	e := newEnv(t, nil)
+	cfg := e.svc.Config()
+	acct := e.user("doc@example.org", policy.RoleClinician, staffPassword)
+	secret, _ := e.enroll(e.login("doc@example.org", staffPassword))
+	e.clock.Advance(totpPeriod * time.Second)
+	wrong := "000000"
+	if e.code(secret, e.clock.Now()) == wrong {
+		wrong = "000001"
+	}
+
+	failures := 0
+	for round := 0; failures < cfg.LockoutAfter && round < 4*cfg.LockoutAfter; round++ {
+		r := e.do("POST", "/api/v1/auth/login", "",
+			map[string]string{"email": "doc@example.org", "password": staffPassword})
+		if r.status == http.StatusTooManyRequests {
+			e.clock.Advance(cfg.MaxBackoff)
+			continue
+		}
+		challenge, _ := r.body["challenge"].(string)
+		if r.status != http.StatusOK || challenge == "" {
+			t.Fatalf("password step after %d wrong codes: got %d %s, want 200 with a challenge",
+				failures, r.status, r.raw)
+		}
+		for range cfg.ChallengeAttempts {
+			r := e.secondFactor(challenge, wrong)
+			if r.status != http.StatusUnauthorized {
+				break // the challenge is used up, or the email is backing off
+			}
+			failures++
+		}
+	}
+
+	got := mustStored(t, e, acct.ID)
+	if got.Status != string(StatusLocked) {
+		t.Fatalf("got status %s after %d wrong codes over several challenges, want locked",
+			got.Status, failures)
+	}
+	if n := e.audit.count("auth.lockout", audit.OutcomeSuccess); n != 1 {
+		t.Errorf("got %d lockout events, want 1", n)
+	}
+	// The right code no longer helps: the password step waits for the lock.
+	e.want(e.do("POST", "/api/v1/auth/login", "",
+		map[string]string{"email": "doc@example.org", "password": staffPassword}),
+		http.StatusTooManyRequests, "rate_limited")
+}
+
 func TestStoredLockSurvivesRestart(t *testing.T) {
 	e := newEnv(t, nil)
 	acct := e.user("known@example.org", policy.RolePatient, patientPassword)
