@@ -109,11 +109,16 @@ export class Messenger {
   ) {}
 
   // open loads this browser's device for userId, creating and registering
-  // it on first use. A user whose identity key lives on another device
-  // cannot add this browser yet (device linking is not built), which
-  // raises DeviceUnavailableError.
+  // it on first use. A device that was removed elsewhere is replaced by a
+  // new one. A user whose identity key lives on another device cannot add
+  // this browser yet (device linking is not built), which raises
+  // DeviceUnavailableError.
   static async open(api: Api, userId: string): Promise<Messenger> {
     let stored = await loadDevice(userId);
+    if (stored?.registered && (await isRevoked(api, userId, stored.deviceId))) {
+      await deleteDevice(userId);
+      stored = undefined;
+    }
     if (!stored) stored = await createDevice(userId);
     if (!stored.registered) {
       await register(api, stored);
@@ -353,6 +358,14 @@ export async function removeOwnDevice(api: Api, userId: string, deviceId: string
   const identity = e2ee.Identity.fromKeyPair(stored.identity.keys, stored.identity.publicKey);
   const next = await e2ee.signDeviceList(identity, userId, list.version + 1, Date.now(), keep);
   await api.put('/api/v1/device-list', { device_list: toBase64(next.bytes) });
+}
+
+// isRevoked reports whether the server lists deviceId as revoked or not at
+// all, for example after the user removed it from another browser.
+async function isRevoked(api: Api, userId: string, deviceId: string): Promise<boolean> {
+  const res = await api.get<DevicesResponse>(`/api/v1/users/${encodeURIComponent(userId)}/devices`);
+  const d = res.devices.find((x) => x.device_id === deviceId);
+  return !d || Boolean(d.revoked_at);
 }
 
 async function ownIdentityKey(api: Api, userId: string): Promise<Uint8Array> {
