@@ -3,6 +3,8 @@ package auth
 import (
 	"errors"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/bedside-health/bedside/api"
@@ -16,10 +18,11 @@ var tokenQueryNames = []string{"access_token", "token", "session", "bearer", "au
 
 // Middleware authenticates the bearer token in the Authorization header,
 // when there is one, and stores the Actor in the request context with
-// policy.WithActor. A request without the header continues anonymous; a
-// request with a malformed, unknown or expired token gets 401 and stops
-// here. A request that carries a token in its query string gets 400,
-// whatever its Authorization header contains.
+// policy.WithActor. A request without the header continues anonymous. A
+// request with a malformed, unknown or expired token, or with more than one
+// Authorization header, gets 401 and stops here. A request that carries a
+// token in its query string, percent-encoded or not, gets 400, whatever its
+// Authorization header contains.
 func (s *Service) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if tokenInURL(r) {
@@ -27,11 +30,18 @@ func (s *Service) Middleware(next http.Handler) http.Handler {
 				"credentials must not appear in the URL; send the session token in the Authorization header"))
 			return
 		}
-		header := r.Header.Get("Authorization")
-		if header == "" {
+		values := r.Header.Values("Authorization")
+		if len(values) == 0 {
 			next.ServeHTTP(w, r)
 			return
 		}
+		if len(values) > 1 {
+			// Proxies and servers disagree on which of several headers
+			// counts, so none does.
+			api.WriteError(w, r, s.log, toAPIError(w, ErrSessionInvalid))
+			return
+		}
+		header := values[0]
 		scheme, token, ok := strings.Cut(header, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") {
 			api.WriteError(w, r, s.log, toAPIError(w, ErrSessionInvalid))
@@ -49,14 +59,23 @@ func (s *Service) Middleware(next http.Handler) http.Handler {
 	})
 }
 
+// tokenInURL reports whether the query string contains a token of this
+// package, also percent-encoded, or a parameter named in tokenQueryNames.
 func tokenInURL(r *http.Request) bool {
-	if r.URL.RawQuery == "" {
+	raw := r.URL.RawQuery
+	if raw == "" {
 		return false
 	}
-	if looksLikeToken(r.URL.RawQuery) {
+	if looksLikeToken(raw) {
 		return true
 	}
-	for name := range r.URL.Query() {
+	if decoded, err := url.QueryUnescape(raw); err == nil && looksLikeToken(decoded) {
+		return true
+	}
+	for name, values := range r.URL.Query() {
+		if looksLikeToken(name) || slices.ContainsFunc(values, looksLikeToken) {
+			return true
+		}
 		for _, bad := range tokenQueryNames {
 			if strings.EqualFold(name, bad) {
 				return true

@@ -107,6 +107,12 @@ func TestMiddlewareRejectsBadTokens(t *testing.T) {
 		{"token in query", "/api/v1/me?access_token=" + token, "", http.StatusBadRequest, "token_in_url"},
 		{"token in query with header", "/api/v1/me?x=" + token, "Bearer " + token, http.StatusBadRequest, "token_in_url"},
 		{"query name token", "/api/v1/me?token=abc", "Bearer " + token, http.StatusBadRequest, "token_in_url"},
+		{"percent-encoded token in query", "/api/v1/me?x=" + strings.Replace(token, "_", "%5F", 1),
+			"Bearer " + token, http.StatusBadRequest, "token_in_url"},
+		{"percent-encoded prefix letter", "/api/v1/me?x=b%73s_" + token[4:], "Bearer " + token,
+			http.StatusBadRequest, "token_in_url"},
+		{"token as query name", "/api/v1/me?" + strings.Replace(token, "_", "%5f", 1) + "=1", "Bearer " + token,
+			http.StatusBadRequest, "token_in_url"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,6 +128,27 @@ func TestMiddlewareRejectsBadTokens(t *testing.T) {
 	}
 	if r := e.do("GET", "/api/v1/me", token, nil); r.status != http.StatusOK {
 		t.Fatalf("valid token after the bad ones: got %d, want 200", r.status)
+	}
+}
+
+// TestTwoAuthorizationHeadersRejected checks that a request with two
+// Authorization headers is not authenticated by either, because a proxy in
+// front may pick the other one than the server.
+func TestTwoAuthorizationHeadersRejected(t *testing.T) {
+	e := newEnv(t, nil)
+	e.user("pat@example.org", policy.RolePatient, patientPassword)
+	token := e.login("pat@example.org", patientPassword)
+	forged, _ := newToken(prefixSession)
+	for name, second := range map[string]string{"same token": token, "forged token": forged} {
+		t.Run(name, func(t *testing.T) {
+			req, err := http.NewRequest("GET", e.srv.URL+"/api/v1/me", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Add("Authorization", "Bearer "+token)
+			req.Header.Add("Authorization", "Bearer "+second)
+			e.want(e.send(req), http.StatusUnauthorized, "unauthenticated")
+		})
 	}
 }
 
