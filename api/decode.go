@@ -7,6 +7,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
+	"strings"
 )
 
 // DefaultMaxBody is the request body limit for JSON endpoints that set no
@@ -55,12 +57,50 @@ func decodeError(err error, maxBytes int64) *Error {
 	case errors.As(err, &syntax):
 		return BadRequest("malformed_json", fmt.Sprintf("invalid JSON at byte %d", syntax.Offset))
 	case errors.As(err, &typeErr):
-		return BadRequest("malformed_json",
-			fmt.Sprintf("field %q must be of JSON type %s", typeErr.Field, typeErr.Type))
+		return typeError(typeErr)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return BadRequest("malformed_json", "the request body is empty or truncated")
 	default:
 		// json reports unknown fields as plain errors naming the field.
 		return BadRequest("malformed_json", err.Error())
 	}
+}
+
+// typeError describes a JSON value of the wrong type in JSON terms. The
+// decoder's own message names Go types and struct names, which are
+// internal detail.
+func typeError(e *json.UnmarshalTypeError) *Error {
+	want := jsonKind(e.Type)
+	if e.Field == "" {
+		return BadRequest("malformed_json", "the body must be a JSON "+want)
+	}
+	// Field is a dotted path that also names embedded Go structs, so only
+	// its last element, the JSON name, is shown.
+	name := e.Field[strings.LastIndex(e.Field, ".")+1:]
+	return BadRequest("malformed_json", fmt.Sprintf("field %q must be a JSON %s", name, want))
+}
+
+// jsonKind returns the JSON type that decodes into a value of type t.
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "value"
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return "integer"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.String:
+		return "string"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Struct, reflect.Map:
+		return "object"
+	}
+	return "value"
 }
