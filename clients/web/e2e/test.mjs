@@ -186,6 +186,25 @@ try {
     });
   }
 
+  await runner.step('muting the patient silences him on the clinician’s side', async () => {
+    const energy = async () => Number(await clinician.getAttribute('[data-testid="audio-packets"]', 'data-energy'));
+    const growth = async () => {
+      const start = await energy();
+      await new Promise((r) => setTimeout(r, 2000));
+      return (await energy()) - start;
+    };
+    const before = await growth();
+    assert(before > 0, `got audio energy growth ${before} before muting, want more than 0`);
+    await patient.getByRole('button', { name: 'Mute microphone' }).click();
+    const unmute = patient.getByRole('button', { name: 'Unmute microphone' });
+    const pressed = await unmute.getAttribute('aria-pressed');
+    assert(pressed === 'true', `got aria-pressed ${pressed} on the mute button, want true`);
+    await new Promise((r) => setTimeout(r, 1000));
+    const after = await growth();
+    assert(after < before / 10, `got audio energy growth ${after} after muting, want under a tenth of ${before}`);
+    await unmute.click();
+  });
+
   for (const [from, to] of [
     ['clinician', 'patient'],
     ['patient', 'clinician'],
