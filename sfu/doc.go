@@ -19,8 +19,16 @@
 //  3. relays what the SFU sends through the Signaler: SendOffer when tracks
 //     come or go (the client answers through Peer.HandleAnswer),
 //     SendCandidate, and Closed when the SFU drops the peer;
-//  4. calls Peer.Close when the participant leaves or its signaling
-//     connection ends.
+//  4. calls Peer.ResendOffer when the participant resumed after its
+//     signaling connection dropped, because an SFU offer sent meanwhile was
+//     lost;
+//  5. calls Peer.Close when the participant leaves or its reconnect grace
+//     period ends.
+//
+// HandleOffer and HandleAnswer return ErrNewSession for a description from
+// another client PeerConnection than the one negotiated (its DTLS
+// fingerprint differs). The hub then joins the participant again, which
+// replaces the Peer, and hands the offer to the new Peer.
 //
 // The client makes the first offer. Afterwards both sides may offer: the
 // client to add or remove its tracks or to restart ICE after a network change

@@ -37,6 +37,13 @@ var (
 	// waiting for an answer. The answer is stale and can be dropped.
 	ErrNoPendingOffer = errors.New("sfu: no offer is waiting for an answer")
 
+	// ErrNewSession is returned by HandleOffer and HandleAnswer for a
+	// description whose DTLS fingerprint differs from the client's
+	// description already applied: the client started a new PeerConnection,
+	// which this Peer cannot serve. Join the participant again for a new
+	// Peer.
+	ErrNewSession = errors.New("sfu: description from a new client PeerConnection, join again for a new peer")
+
 	// ErrInvalidCandidate is returned by AddICECandidate for an oversized
 	// candidate or one that Pion rejects.
 	ErrInvalidCandidate = errors.New("sfu: invalid ICE candidate")

@@ -108,6 +108,7 @@ type client struct {
 	mu       sync.Mutex // serializes description operations on pc
 	queue    chan *message
 	paused   atomic.Bool
+	dropping atomic.Bool // discard server messages, as a dropped signaling connection would
 	closedBy chan error
 	offers   atomic.Int32 // SFU offers received
 	lastSDP  atomic.Value // string: last SFU offer applied
@@ -250,6 +251,9 @@ func (c *client) loop() {
 			case <-c.done:
 				return
 			}
+		}
+		if c.dropping.Load() {
+			continue
 		}
 		c.handle(m)
 	}

@@ -14,6 +14,11 @@ import (
 // restart (an offer with new ICE credentials, from createOffer with
 // iceRestart). The answer carries the SFU's candidates.
 //
+// An offer from another client PeerConnection than the one negotiated (its
+// DTLS fingerprint differs) gets ErrNewSession and changes nothing: the
+// caller joins the participant again, which replaces this Peer, and hands
+// the offer to the new Peer.
+//
 // Glare: an offer that crosses an SFU offer still waiting for its answer gets
 // ErrOfferCollision and changes nothing. The SFU is the impolite side of the
 // "perfect negotiation" pattern because Pion (v4.2.26) cannot roll back a
@@ -50,7 +55,7 @@ func (p *Peer) HandleOffer(offerSDP string) (string, error) {
 	if len(sd.MediaDescriptions) == 0 {
 		answer, err = p.answerEmptyLocked(sd)
 	} else {
-		answer, err = p.answerLocked(offerSDP)
+		answer, err = p.answerLocked(offerSDP, sd)
 	}
 	first := err == nil && !p.answered
 	if err == nil {
@@ -70,9 +75,14 @@ func (p *Peer) HandleOffer(offerSDP string) (string, error) {
 	return answer, nil
 }
 
-func (p *Peer) answerLocked(offerSDP string) (string, error) {
+func (p *Peer) answerLocked(offerSDP string, sd *sdp.SessionDescription) (string, error) {
 	if p.isClosed() {
 		return "", fmt.Errorf("handle offer: %w", ErrClosed)
+	}
+	// A new PeerConnection is reported before glare: its client has no use
+	// for the pending SFU offer, which belongs to the old session.
+	if err := p.checkSameSessionLocked(sd); err != nil {
+		return "", fmt.Errorf("handle offer: %w", err)
 	}
 	if p.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
 		p.s.m.glare.Add(1)
@@ -84,6 +94,7 @@ func (p *Peer) answerLocked(offerSDP string) (string, error) {
 	if err := p.pc.SetRemoteDescription(offer); err != nil {
 		return "", fmt.Errorf("handle offer: %w: %v", ErrInvalidSDP, err)
 	}
+	p.rememberSessionLocked(sd)
 	p.flushCandidatesLocked()
 
 	answer, err := p.pc.CreateAnswer(nil)
@@ -154,7 +165,9 @@ func (p *Peer) setDescribing(on bool) {
 	p.mu.Unlock()
 }
 
-// HandleAnswer applies the client's answer to the SFU's last offer.
+// HandleAnswer applies the client's answer to the SFU's last offer. An
+// answer from another client PeerConnection than the one negotiated gets
+// ErrNewSession and changes nothing.
 func (p *Peer) HandleAnswer(answerSDP string) error {
 	if len(answerSDP) > MaxSDPBytes {
 		return fmt.Errorf("handle answer of %d bytes: %w", len(answerSDP), ErrSDPTooLarge)
@@ -183,10 +196,18 @@ func (p *Peer) applyAnswerLocked(answerSDP string) error {
 	if p.pc.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
 		return fmt.Errorf("handle answer in state %s: %w", p.pc.SignalingState(), ErrNoPendingOffer)
 	}
+	sd, err := parseSDP(answerSDP)
+	if err != nil {
+		return fmt.Errorf("handle answer: %w: %v", ErrInvalidSDP, err)
+	}
+	if err := p.checkSameSessionLocked(sd); err != nil {
+		return fmt.Errorf("handle answer: %w", err)
+	}
 	answer := webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answerSDP}
 	if err := p.pc.SetRemoteDescription(answer); err != nil {
 		return fmt.Errorf("handle answer: %w: %v", ErrInvalidSDP, err)
 	}
+	p.rememberSessionLocked(sd)
 	p.flushCandidatesLocked()
 	return nil
 }

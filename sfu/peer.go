@@ -49,6 +49,10 @@ type Peer struct {
 	negMu sync.Mutex
 	// answered is set once a client offer was answered.
 	answered bool
+	// fingerprint is the DTLS fingerprint of the client's descriptions
+	// applied so far; a description with another one comes from a new
+	// client PeerConnection.
+	fingerprint string
 	// candidates buffers client candidates that arrive before the first
 	// remote description.
 	candidates []webrtc.ICECandidateInit
