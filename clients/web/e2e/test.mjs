@@ -37,14 +37,21 @@ async function shot(page, name) {
   for (const p of await accessibilityProblems(page)) a11y.push(`${page.label}-${name}: ${p}`);
 }
 
+// signIn uses the keyboard only: type, Tab to the next field, Enter to
+// submit.
 async function signIn(page, person) {
   await page.goto(`${app}/signin`);
-  await page.getByLabel('Email address').fill(person.email);
-  await page.getByLabel('Password', { exact: true }).fill(person.password);
-  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByLabel('Email address').focus();
+  await page.keyboard.type(person.email);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(person.password);
+  await page.keyboard.press('Enter');
   const code = page.getByLabel('Code from your authenticator app');
-  await code.fill(await person.totp.code());
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await code.waitFor();
+  const focused = await code.evaluate((el) => el === document.activeElement);
+  assert(focused, 'the code field did not receive focus after the password step');
+  await page.keyboard.type(await person.totp.code());
+  await page.keyboard.press('Enter');
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
 }
 
