@@ -22,6 +22,7 @@ type Router struct {
 
 	mu       sync.Mutex
 	patterns []string
+	fallback http.Handler
 }
 
 // NewRouter returns a Router that registers its metrics on reg; a nil reg
@@ -61,6 +62,16 @@ func (rt *Router) Patterns() []string {
 	return slices.Clone(rt.patterns)
 }
 
+// SetFallback makes h answer the GET and HEAD requests that match no route,
+// such as the pages of the web app. Other unmatched requests keep the JSON
+// not-found error, and a known path with another method keeps its 405.
+// Call it before serving.
+func (rt *Router) SetFallback(h http.Handler) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.fallback = h
+}
+
 // HandleFunc registers f for pattern.
 func (rt *Router) HandleFunc(pattern string, f http.HandlerFunc) {
 	rt.Handle(pattern, f)
@@ -73,12 +84,20 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if pattern == "" {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		if r.Method == http.MethodOptions || isMethodMismatch(h, r) {
+		route := "unmatched"
+		rt.mu.Lock()
+		fallback := rt.fallback
+		rt.mu.Unlock()
+		switch {
+		case r.Method == http.MethodOptions || isMethodMismatch(h, r):
 			h.ServeHTTP(sw, r)
-		} else {
+		case fallback != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+			route = "fallback"
+			fallback.ServeHTTP(sw, r)
+		default:
 			WriteError(sw, r, nil, NotFound())
 		}
-		rt.observe("unmatched", sw.status, start)
+		rt.observe(route, sw.status, start)
 		return
 	}
 	rt.mux.ServeHTTP(w, r)

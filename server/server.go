@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/bedside-health/bedside/api"
+	"github.com/bedside-health/bedside/clients/web"
 	"github.com/bedside-health/bedside/store"
 )
 
@@ -115,6 +116,9 @@ func (s *Server) routes() {
 		s.router.Handle("GET /metrics", s.metricsHandler())
 	}
 	s.services.register(s.router)
+	// The web app serves every other GET, so that each of its screens
+	// can be loaded or reloaded by its own URL.
+	s.router.SetFallback(web.MustHandler())
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

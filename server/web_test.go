@@ -1,0 +1,74 @@
+package server
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestServesWebApp checks that the server answers the web app's screens
+// with its entry page and the security headers, while unknown API paths
+// and other methods keep their JSON errors.
+func TestServesWebApp(t *testing.T) {
+	_, addr := startServer(t, nil)
+	client := &http.Client{Timeout: 5 * time.Second}
+
+	for _, path := range []string{"/", "/signin", "/consultations/ABC"} {
+		resp, body := get(t, client, "http://"+addr+path)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: got status %d, want 200", path, resp.StatusCode)
+		}
+		if ct := resp.Header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
+			t.Errorf("GET %s: got Content-Type %q, want text/html; charset=utf-8", path, ct)
+		}
+		if !strings.Contains(strings.ToLower(body), "<html") {
+			t.Errorf("GET %s: got body %.80q, want an HTML page", path, body)
+		}
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") {
+			t.Errorf("GET %s: got CSP %q, want script-src 'self'", path, csp)
+		}
+		if xfo := resp.Header.Get("X-Frame-Options"); xfo != "DENY" {
+			t.Errorf("GET %s: got X-Frame-Options %q, want DENY", path, xfo)
+		}
+	}
+
+	tests := []struct {
+		method, path string
+		status       int
+		code         string
+	}{
+		{http.MethodGet, "/api/v1/no-such-route", http.StatusNotFound, "not_found"},
+		{http.MethodPost, "/signin", http.StatusNotFound, "not_found"},
+		{http.MethodDelete, "/", http.StatusNotFound, "not_found"},
+	}
+	for _, tt := range tests {
+		req, err := http.NewRequest(tt.method, "http://"+addr+tt.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", tt.method, tt.path, err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var body struct {
+			Error struct {
+				Code string `json:"code"`
+			} `json:"error"`
+		}
+		_ = json.Unmarshal(raw, &body)
+		if resp.StatusCode != tt.status || body.Error.Code != tt.code {
+			t.Errorf("%s %s: got %d %s, want %d %s", tt.method, tt.path, resp.StatusCode, raw, tt.status, tt.code)
+		}
+	}
+
+	// A known API path with another method keeps the mux's 405.
+	resp, _ := get(t, client, "http://"+addr+"/api/v1/auth/login")
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET /api/v1/auth/login: got %d, want 405", resp.StatusCode)
+	}
+}
