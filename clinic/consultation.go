@@ -32,6 +32,11 @@ func (s *Service) handleCreateConsultation(w http.ResponseWriter, r *http.Reques
 	if err := api.DecodeJSON(w, r, 0, &req); err != nil {
 		return err
 	}
+	// The checks that need no lookup come first, so a staff session
+	// without a second factor is told so whatever patient id it sends.
+	if d, ok := policy.Precheck(actor, policy.ActionConsultationCreate, policy.Resource{}); !ok {
+		return d.Err()
+	}
 	if !validID(req.PatientID) {
 		return ErrNotFound
 	}
@@ -58,6 +63,9 @@ func (s *Service) handleRequestConsultation(w http.ResponseWriter, r *http.Reque
 	}
 	if req.PatientID == "" {
 		req.PatientID = actor.UserID
+	}
+	if d, ok := policy.Precheck(actor, policy.ActionConsultationRequest, policy.Resource{}); !ok {
+		return d.Err()
 	}
 	if !validID(req.PatientID) {
 		return ErrNotFound

@@ -231,3 +231,21 @@ func TestCareTeamRoles(t *testing.T) {
 		t.Errorf("after removal: got %d members, want 1", len(view.Members))
 	}
 }
+
+// TestBookingWithoutSecondFactor checks that a staff session without a
+// second factor is told so before the patient id is looked at, whatever id
+// it sends.
+func TestBookingWithoutSecondFactor(t *testing.T) {
+	s := newClinicSetup(t)
+	noTOTP := s.doc
+	noTOTP.SecondFactor = false
+	for _, patient := range []string{s.pat.UserID, newID(), "not an id", ""} {
+		for _, path := range []string{"/api/v1/consultations", "/api/v1/consultations/requests"} {
+			body := with(times(epoch.Add(24*time.Hour), 30*time.Minute), "patient_id", patient)
+			res := s.c.do(noTOTP, "POST", path, body)
+			if res.status != http.StatusForbidden || !bytes.Contains(res.body, []byte(`"second_factor_required"`)) {
+				t.Errorf("POST %s with patient %q: got %s, want 403 second_factor_required", path, patient, res)
+			}
+		}
+	}
+}

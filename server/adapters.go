@@ -34,7 +34,9 @@ func (c consultationRooms) AuthorizeJoin(ctx context.Context, actor policy.Actor
 	switch {
 	case err == nil:
 		return signaling.Grant{Host: g.Host, Role: g.Role}, nil
-	case errors.Is(err, clinic.ErrNotFound):
+	case errors.Is(err, clinic.ErrNotFound), errors.Is(err, clinic.ErrSecondFactor):
+		// The hub refuses staff sessions without a second factor at
+		// authentication; should one get here, it learns nothing either.
 		return signaling.Grant{}, fmt.Errorf("%w: %v", signaling.ErrNotFound, err)
 	case errors.Is(err, clinic.ErrOutsideWindow), errors.Is(err, clinic.ErrNotJoinable):
 		// A participant may learn that the appointment is not open now.
