@@ -52,9 +52,29 @@ type BillingEntry struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
+// billingRequest is the body that creates or corrects an entry.
+// AmountMinor is a pointer so that a missing or null amount is rejected
+// instead of becoming a charge of 0.
 type billingRequest struct {
 	ConsultationID string `json:"consultation_id,omitempty"`
-	BillingFields
+	ServiceCode    string `json:"service_code"`
+	AmountMinor    *int64 `json:"amount_minor"`
+	Currency       string `json:"currency"`
+	PayerReference string `json:"payer_reference"`
+}
+
+// fields returns the request's billing fields after validating them.
+func (r billingRequest) fields() (BillingFields, error) {
+	if r.AmountMinor == nil {
+		return BillingFields{}, invalid("amount_minor is missing: give the amount in the currency's minor unit, 0 for no charge")
+	}
+	f := BillingFields{
+		ServiceCode:    r.ServiceCode,
+		AmountMinor:    *r.AmountMinor,
+		Currency:       r.Currency,
+		PayerReference: r.PayerReference,
+	}
+	return f, f.validate()
 }
 
 type billingList struct {
@@ -157,7 +177,8 @@ func (s *Service) handleCreateBilling(w http.ResponseWriter, r *http.Request, ac
 	if err := matchID(req.ConsultationID, c.ID); err != nil {
 		return err
 	}
-	if err := req.BillingFields.validate(); err != nil {
+	fields, err := req.fields()
+	if err != nil {
 		return err
 	}
 	existing, err := s.db.BillingEntries(c.ID)
@@ -170,7 +191,7 @@ func (s *Service) handleCreateBilling(w http.ResponseWriter, r *http.Request, ac
 	now := s.now()
 	e := &store.BillingEntry{ID: newID(), ConsultationID: c.ID, PatientID: c.PatientID,
 		CreatedBy: actor.UserID, CreatedAt: now, UpdatedBy: actor.UserID, UpdatedAt: now}
-	if e.Sealed, err = s.sealBilling(e, req.BillingFields); err != nil {
+	if e.Sealed, err = s.sealBilling(e, fields); err != nil {
 		return err
 	}
 	if err := s.db.CreateBillingEntry(e); err != nil {
@@ -178,7 +199,7 @@ func (s *Service) handleCreateBilling(w http.ResponseWriter, r *http.Request, ac
 	}
 	s.record(r.Context(), "billing.written", actor, c.ID, audit.OutcomeSuccess,
 		map[string]string{"operation": "create", "entry": e.ID})
-	api.WriteJSON(w, http.StatusCreated, viewBilling(e, req.BillingFields))
+	api.WriteJSON(w, http.StatusCreated, viewBilling(e, fields))
 	return nil
 }
 
@@ -198,13 +219,14 @@ func (s *Service) handleUpdateBilling(w http.ResponseWriter, r *http.Request, ac
 	if err != nil {
 		return err
 	}
-	if err := req.BillingFields.validate(); err != nil {
+	fields, err := req.fields()
+	if err != nil {
 		return err
 	}
 	e, err := s.db.UpdateBillingEntry(c.ID, entryID, func(e *store.BillingEntry) error {
 		var err error
 		e.UpdatedBy, e.UpdatedAt = actor.UserID, s.now()
-		e.Sealed, err = s.sealBilling(e, req.BillingFields)
+		e.Sealed, err = s.sealBilling(e, fields)
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -215,7 +237,7 @@ func (s *Service) handleUpdateBilling(w http.ResponseWriter, r *http.Request, ac
 	}
 	s.record(r.Context(), "billing.written", actor, c.ID, audit.OutcomeSuccess,
 		map[string]string{"operation": "update", "entry": e.ID})
-	api.WriteJSON(w, http.StatusOK, viewBilling(e, req.BillingFields))
+	api.WriteJSON(w, http.StatusOK, viewBilling(e, fields))
 	return nil
 }
 

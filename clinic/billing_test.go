@@ -118,12 +118,24 @@ func TestBillingValidation(t *testing.T) {
 			}
 		})
 	}
-	if got := s.c.do(s.billing, "POST", p, []byte(`{"service_code":"A","amount_minor":1.5,"currency":"EUR","payer_reference":"x"}`)); got.status != http.StatusBadRequest {
-		t.Errorf("fractional amount: got %s, want 400", got)
+	for name, body := range map[string]string{
+		"fractional amount": `{"service_code":"A","amount_minor":1.5,"currency":"EUR","payer_reference":"x"}`,
+		"missing amount":    `{"service_code":"A","currency":"EUR","payer_reference":"x"}`,
+		"null amount":       `{"service_code":"A","amount_minor":null,"currency":"EUR","payer_reference":"x"}`,
+	} {
+		if got := s.c.do(s.billing, "POST", p, []byte(body)); got.status != http.StatusBadRequest {
+			t.Errorf("%s: got %s, want 400", name, got)
+		}
+	}
+	var created BillingEntry
+	s.c.must(201, s.billing, "POST", p, sampleBilling, &created)
+	missing := []byte(`{"service_code":"A","currency":"EUR","payer_reference":"x"}`)
+	if got := s.c.do(s.billing, "PUT", p+"/"+created.ID, missing); got.status != http.StatusBadRequest {
+		t.Errorf("correction without amount: got %s, want 400", got)
 	}
 	entries, err := s.c.f.db.BillingEntries(s.cons.ID)
-	if err != nil || len(entries) != 1 {
-		t.Errorf("got %d entries, %v; want only the setup's one", len(entries), err)
+	if err != nil || len(entries) != 2 {
+		t.Errorf("got %d entries, %v; want the setup's one and the valid one", len(entries), err)
 	}
 	if got := s.c.do(s.billing, "GET", "/api/v1/consultations/"+newID()+"/billing", nil); got.status != http.StatusNotFound {
 		t.Errorf("billing of an unknown consultation: got %s, want 404", got)
