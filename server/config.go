@@ -37,7 +37,7 @@ type Config struct {
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
 	// MetricsAddr, when set, serves /metrics on its own listener instead of
-	// the main one.
+	// the main one, where /metrics answers loopback clients only.
 	MetricsAddr string
 	// ShutdownTimeout bounds graceful shutdown.
 	ShutdownTimeout time.Duration

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -113,7 +114,7 @@ func (s *Server) routes() {
 	})
 	s.router.HandleFunc("GET /readyz", s.readyz)
 	if s.cfg.MetricsAddr == "" {
-		s.router.Handle("GET /metrics", s.metricsHandler())
+		s.router.Handle("GET /metrics", loopbackOnly(s.metricsHandler()))
 	}
 	s.services.register(s.router)
 	// The web app serves every other GET, so that each of its screens
@@ -132,6 +133,21 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// loopbackOnly answers requests from non-loopback client addresses with
+// the JSON not-found error. The main listener faces patients and the
+// internet, and metrics count sign-ins, alerts and messages, so a remote
+// scraper uses --metrics-addr instead.
+func loopbackOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, err := netip.ParseAddr(api.ClientAddr(r))
+		if err != nil || !a.IsLoopback() {
+			api.WriteError(w, r, nil, api.NotFound())
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) metricsHandler() http.Handler {

@@ -23,7 +23,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cfg.DevTLS, "dev-tls", cfg.DevTLS, "serve HTTPS with a generated self-signed certificate, for local testing only")
 	fs.BoolVar(&cfg.InsecureHTTP, "insecure-http", cfg.InsecureHTTP, "allow plain HTTP on a non-loopback address, only behind a TLS-terminating proxy")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "minimum log `level`: debug, info, warn or error")
-	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "`host:port` of a separate Prometheus /metrics listener (default: /metrics on --addr)")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "`host:port` of a separate Prometheus /metrics listener (default: /metrics on --addr, for loopback clients only)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "maximum `duration` of a graceful shutdown")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", cfg.MaxBodyBytes, "maximum request body size in `bytes` (attachment chunks have their own limit)")
 	var demo bool

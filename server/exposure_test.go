@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -70,5 +71,39 @@ func TestServesWebApp(t *testing.T) {
 	resp, _ := get(t, client, "http://"+addr+"/api/v1/auth/login")
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET /api/v1/auth/login: got %d, want 405", resp.StatusCode)
+	}
+}
+
+// TestMetricsOnlyForLoopbackClients checks that /metrics on the main
+// listener answers loopback clients only, because that listener faces the
+// internet and the metrics count sign-ins, alerts and messages.
+func TestMetricsOnlyForLoopbackClients(t *testing.T) {
+	srv, _ := startServer(t, nil)
+	tests := []struct {
+		remote string
+		status int
+	}{
+		{"127.0.0.1:40000", http.StatusOK},
+		{"[::1]:40000", http.StatusOK},
+		{"192.0.2.7:40000", http.StatusNotFound},
+		{"[2001:db8::7]:40000", http.StatusNotFound},
+		{"[::ffff:192.0.2.7]:40000", http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		// The request goes to the handler directly: no packet leaves the
+		// machine, whatever address it claims to come from.
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		req.RemoteAddr = tt.remote
+		rec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, req)
+		if rec.Code != tt.status {
+			t.Errorf("GET /metrics from %s: got %d, want %d", tt.remote, rec.Code, tt.status)
+		}
+		if tt.status == http.StatusOK && !strings.Contains(rec.Body.String(), "go_goroutines") {
+			t.Errorf("GET /metrics from %s: got no metrics", tt.remote)
+		}
+		if tt.status != http.StatusOK && strings.Contains(rec.Body.String(), "bedside_") {
+			t.Errorf("GET /metrics from %s: the body contains metrics", tt.remote)
+		}
 	}
 }
