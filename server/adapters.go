@@ -69,7 +69,28 @@ func (m mediaRelay) Join(roomID, participantID string, sig signaling.MediaSignal
 	if err != nil {
 		return nil, err
 	}
-	return p, nil
+	return mediaPeer{p}, nil
+}
+
+// mediaPeer adapts an SFU peer to the hub's MediaPeer port: the hub
+// replaces the peer when the SFU reports a new client session.
+type mediaPeer struct{ *sfu.Peer }
+
+func (p mediaPeer) HandleOffer(sdp string) (string, error) {
+	answer, err := p.Peer.HandleOffer(sdp)
+	return answer, mediaError(err)
+}
+
+func (p mediaPeer) HandleAnswer(sdp string) error {
+	return mediaError(p.Peer.HandleAnswer(sdp))
+}
+
+// mediaError wraps sfu.ErrNewSession in signaling.ErrNewMediaSession.
+func mediaError(err error) error {
+	if errors.Is(err, sfu.ErrNewSession) {
+		return fmt.Errorf("%w: %w", signaling.ErrNewMediaSession, err)
+	}
+	return err
 }
 
 func (m mediaRelay) TURNCredentials(participantID string) (signaling.TURNCredentials, bool) {
@@ -80,9 +101,9 @@ func (m mediaRelay) TURNCredentials(participantID string) (signaling.TURNCredent
 	return signaling.TURNCredentials{URLs: c.URLs, Username: c.Username, Credential: c.Credential, TTL: c.TTL}, true
 }
 
-// The SFU's peer and signaler match the hub's ports method for method.
+// The adapted peer and the SFU's signaler match the hub's ports.
 var (
-	_ signaling.MediaPeer = (*sfu.Peer)(nil)
+	_ signaling.MediaPeer = mediaPeer{}
 	_ sfu.Signaler        = signaling.MediaSignaler(nil)
 )
 

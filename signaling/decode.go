@@ -132,6 +132,9 @@ func (m *JoinMessage) validate() error {
 	if err := checkLabel("consultation", m.Consultation, maxConsultationLen, "._:-"); err != nil {
 		return err
 	}
+	if m.Media != "" && m.Media != MediaNew {
+		return malformed("field media must be %q or absent", MediaNew)
+	}
 	if m.Resume == "" {
 		return nil
 	}

@@ -14,8 +14,10 @@
 // its session token in an auth message first, then joins a consultation. A
 // host (clinician) is admitted at once; anyone else waits until a host
 // admits them. Only admitted participants exchange SDP and candidates with
-// the SFU. A participant whose connection drops keeps its place for
-// Config.ResumeGrace and resumes with the token from its joined message.
+// the SFU. A participant whose connection drops keeps its place and its
+// SFU peer for Config.ResumeGrace and resumes with the token from its
+// joined message; its joined message then says whether the media session
+// was kept (the client restarts ICE) or is new.
 // docs/signaling.md specifies every message, state machine, error code,
 // close code and rejection rule.
 //

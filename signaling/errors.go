@@ -25,6 +25,12 @@ var (
 	ErrUnknownType = errors.New("unknown message type")
 )
 
+// ErrNewMediaSession is wrapped by the errors of MediaPeer.HandleOffer and
+// MediaPeer.HandleAnswer for a description from another client
+// RTCPeerConnection than the one the peer negotiated, for example one whose
+// DTLS fingerprint differs. The hub then replaces the peer with a new one.
+var ErrNewMediaSession = errors.New("description from a new media session")
+
 // ErrInvalidConfig is returned by New for a Config it cannot run with.
 var ErrInvalidConfig = errors.New("invalid signaling config")
 

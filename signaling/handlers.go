@@ -38,7 +38,7 @@ func (c *conn) handleJoin(m *JoinMessage) error {
 	}
 
 	r := c.h.lockRoom(m.Consultation)
-	var p, superseded *participant
+	var p *participant
 	if m.Resume != "" {
 		p = r.findResumableLocked(m.Resume, c.actor.UserID)
 		if p != nil && p.host != grant.Host {
@@ -46,53 +46,69 @@ func (c *conn) handleJoin(m *JoinMessage) error {
 		}
 	}
 	resumed := p != nil
+	media := MediaNew
 	if resumed {
-		superseded = c.resumeLocked(p)
+		media = c.resumeLocked(p, m.Media == MediaNew)
 	} else {
 		p = r.addLocked(c, grant)
 	}
-	c.sendJoinedLocked(r, p, m.ID, resumed)
-	if !resumed {
+	c.sendJoinedLocked(r, p, m.ID, resumed, media)
+	if resumed {
+		// Attached only now, so that nothing from a kept media peer reaches
+		// the connection before joined.
+		p.conn.Store(c)
+	} else {
 		r.announceLocked(p)
 	}
 	changed := r.updateStatusLocked()
 	r.mu.Unlock()
 
-	if superseded != nil {
-		c.h.closeMedia(superseded)
+	if resumed && media == MediaNew {
+		c.h.closeMedia(p)
 	}
 	if changed {
 		r.syncStatus()
 	}
+	c.logJoin(r, p, resumed, media)
+	return nil
+}
+
+// logJoin logs and audits a join or resume.
+func (c *conn) logJoin(r *room, p *participant, resumed bool, media string) {
 	state := StateWaiting
 	if p.admitted.Load() {
 		state = StateAdmitted
 	}
-	c.logger().Info("participant joined", "consultation", r.id, "participant", p.id, "state", state, "resumed", resumed)
+	log := c.logger().With("consultation", r.id, "participant", p.id, "state", state, "resumed", resumed)
+	if resumed && state == StateAdmitted {
+		c.h.metrics.countResume(media)
+		log = log.With("media", media)
+	}
+	log.Info("participant joined")
 	c.h.recordRoom(c, audit.TypeConsultationJoin, r.id, p, map[string]string{"state": state, "resumed": boolString(resumed)})
-	return nil
 }
 
-// resumeLocked attaches c to p. It returns p when p was still attached to
-// an older connection, whose media the caller must close after unlocking.
-// The participant keeps its device label and role from its first join.
-func (c *conn) resumeLocked(p *participant) (superseded *participant) {
+// resumeLocked moves p to c and returns whether p's media session survives
+// (MediaKept or MediaNew). The caller sends joined and then attaches c
+// with p.conn.Store, and closes p's media after unlocking the room when it
+// does not survive. An older connection still attached to p is closed with
+// CloseSuperseded. The participant keeps its device label and role from
+// its first join.
+func (c *conn) resumeLocked(p *participant, wantNewMedia bool) string {
 	r := p.room
 	r.stopGraceLocked(p)
 	if old := p.conn.Load(); old != nil {
 		old.part.CompareAndSwap(p, nil)
 		old.closeWith(CloseSuperseded, "resumed on another connection")
-		superseded = p
 	}
-	p.conn.Store(c)
 	c.part.Store(p)
 	p.presence = PresenceActive
 	p.resume = newID()
 	r.presenceChangedLocked(p)
-	return superseded
+	return p.resumeMediaLocked(wantNewMedia)
 }
 
-func (c *conn) sendJoinedLocked(r *room, p *participant, id string, resumed bool) {
+func (c *conn) sendJoinedLocked(r *room, p *participant, id string, resumed bool, media string) {
 	msg := JoinedMessage{
 		Header:       Header{Type: TypeJoined, ID: id},
 		Consultation: r.id,
@@ -104,6 +120,7 @@ func (c *conn) sendJoinedLocked(r *room, p *participant, id string, resumed bool
 	}
 	if p.admitted.Load() {
 		msg.State = StateAdmitted
+		msg.Media = media
 		msg.Roster = r.rosterLocked()
 		msg.TURN = r.turn(p)
 		msg.ICEServers = c.h.cfg.ICEServers

@@ -135,6 +135,12 @@ type fakePeer struct {
 	sig    MediaSignaler
 	calls  []string
 	closed bool
+	// pending is the SFU offer sent with offer and not yet answered; like
+	// the SFU, the peer rejects a client offer while one is pending.
+	pending string
+	// failNext, when set, is the error of the next HandleOffer.
+	failNext error
+	resends  int
 }
 
 func (m *fakeMedia) Join(roomID, participantID string, sig MediaSignaler) (MediaPeer, error) {
@@ -172,12 +178,59 @@ func (p *fakePeer) record(call string) {
 
 func (p *fakePeer) HandleOffer(sdp string) (string, error) {
 	p.record("offer " + sdp)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.failNext; err != nil {
+		p.failNext = nil
+		return "", err
+	}
+	if p.pending != "" {
+		return "", errors.New("offer collision")
+	}
 	return "answer-to " + sdp, nil
 }
 
 func (p *fakePeer) HandleAnswer(sdp string) error {
 	p.record("answer " + sdp)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pending = ""
 	return nil
+}
+
+func (p *fakePeer) ResendOffer() bool {
+	p.mu.Lock()
+	pending := p.pending
+	if pending != "" {
+		p.resends++
+	}
+	p.mu.Unlock()
+	if pending == "" {
+		return false
+	}
+	p.sig.SendOffer(pending)
+	return true
+}
+
+// offer sends an SFU offer that waits for an answer.
+func (p *fakePeer) offer(sdp string) {
+	p.mu.Lock()
+	p.pending = sdp
+	p.mu.Unlock()
+	p.sig.SendOffer(sdp)
+}
+
+// failNextOffer makes the next HandleOffer return err.
+func (p *fakePeer) failNextOffer(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failNext = err
+}
+
+func (p *fakePeer) resendCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.resends
 }
 
 func (p *fakePeer) AddICECandidate(c webrtc.ICECandidateInit) error {

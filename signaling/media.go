@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -10,11 +11,15 @@ import (
 
 // mediaSlot holds a participant's SFU peer. mu is held across Media.Join
 // and every MediaPeer call, so the SFU receives one call at a time per peer, in
-// the order the client sent its messages.
+// the order the client sent its messages. The peer outlives a dropped
+// connection for the reconnect grace period.
 type mediaSlot struct {
 	mu   sync.Mutex
 	peer MediaPeer
-	sig  *signaler
+	// sig is the signaler of peer, nil without a peer. It is written with
+	// mu held. A resume reads it with only the room lock held, because it
+	// must not wait for a MediaPeer call in progress.
+	sig atomic.Pointer[signaler]
 }
 
 // signaler is the MediaSignaler of one media peer. It reaches the
@@ -22,13 +27,22 @@ type mediaSlot struct {
 // SFU can call it while holding its own locks.
 type signaler struct {
 	p        *participant
-	detached atomic.Bool // the peer was closed by the hub
+	detached atomic.Bool // the hub closed the peer, or is about to
 	closed   atomic.Bool // the SFU reported the peer closed
+	// offeredTo is the connection that the SFU's latest offer was queued
+	// on, nil when the participant was disconnected. An offer queued on an
+	// earlier connection never reached the current one.
+	offeredTo atomic.Pointer[conn]
 }
 
-// SendOffer queues an SFU offer to the participant.
+// usable reports whether the peer can serve the client's next message.
+func (s *signaler) usable() bool { return !s.detached.Load() && !s.closed.Load() }
+
+// SendOffer queues an SFU offer to the participant and records the
+// connection it went to.
 func (s *signaler) SendOffer(sdp string) {
-	s.deliver(TypeOffer, OfferMessage{Header: Header{Type: TypeOffer}, SDP: sdp})
+	c := s.deliver(TypeOffer, OfferMessage{Header: Header{Type: TypeOffer}, SDP: sdp})
+	s.offeredTo.Store(c)
 }
 
 // SendCandidate queues an SFU candidate to the participant.
@@ -37,7 +51,8 @@ func (s *signaler) SendCandidate(c webrtc.ICECandidateInit) {
 }
 
 // Closed marks the peer closed and notifies the participant, which may send a
-// new offer.
+// new offer. While the participant is disconnected the message is dropped,
+// and the joined message of its resume reports the media session as new.
 func (s *signaler) Closed(reason error) {
 	if s.detached.Load() {
 		return
@@ -48,14 +63,18 @@ func (s *signaler) Closed(reason error) {
 	s.deliver(TypeMediaClosed, MediaClosedMessage{Header: Header{Type: TypeMediaClosed}})
 }
 
-func (s *signaler) deliver(typ string, v any) {
+// deliver queues a message on the participant's current connection and
+// returns that connection, or nil when the message was dropped.
+func (s *signaler) deliver(typ string, v any) *conn {
 	p := s.p
 	if s.detached.Load() || p.gone.Load() || !p.admitted.Load() {
-		return
+		return nil
 	}
-	if c := p.conn.Load(); c != nil {
+	c := p.conn.Load()
+	if c != nil {
 		c.sendJSON(typ, v)
 	}
+	return c
 }
 
 // peerLocked returns p's media peer, joining the SFU when p has none or the
@@ -65,7 +84,7 @@ func (h *Hub) peerLocked(p *participant) (MediaPeer, error) {
 	if p.gone.Load() || !p.admitted.Load() || p.conn.Load() == nil {
 		return nil, errNotAdmitted
 	}
-	if m.peer != nil && !m.sig.closed.Load() {
+	if m.peer != nil && m.sig.Load().usable() {
 		return m.peer, nil
 	}
 	h.closeMediaLocked(p)
@@ -76,7 +95,8 @@ func (h *Hub) peerLocked(p *participant) (MediaPeer, error) {
 		h.log.Error("join media", "consultation", p.room.id, "participant", p.id, "err", err)
 		return nil, errMediaFailed
 	}
-	m.peer, m.sig = peer, sig
+	m.peer = peer
+	m.sig.Store(sig)
 	return peer, nil
 }
 
@@ -92,16 +112,35 @@ func (h *Hub) closeMediaLocked(p *participant) {
 	if m.peer == nil {
 		return
 	}
-	m.sig.detached.Store(true)
+	m.sig.Load().detached.Store(true)
 	if err := m.peer.Close(); err != nil {
 		h.log.Warn("close media peer", "consultation", p.room.id, "participant", p.id, "err", err)
 	}
-	m.peer, m.sig = nil, nil
+	m.peer = nil
+	m.sig.Store(nil)
 }
 
-// withPeer runs fn with the media peer of c's participant, which must
-// be admitted, while holding its media lock.
-func (c *conn) withPeer(fn func(MediaPeer) error) error {
+// resumeMediaLocked decides whether p's media session survives a resume
+// and returns MediaKept or MediaNew. The session survives when the SFU peer
+// is still open and the client did not ask for a new one. Otherwise the
+// peer is detached at once, so none of its messages reach the new
+// connection, and the caller must call closeMedia after unlocking the
+// room. The caller holds p.room.mu but not p.media.mu.
+func (p *participant) resumeMediaLocked(wantNew bool) string {
+	sig := p.media.sig.Load()
+	if sig == nil {
+		return MediaNew
+	}
+	if wantNew || !sig.usable() {
+		sig.detached.Store(true)
+		return MediaNew
+	}
+	return MediaKept
+}
+
+// withMedia runs fn for c's participant, which must be admitted, while
+// holding its media lock.
+func (c *conn) withMedia(fn func(*participant) error) error {
 	p := c.part.Load()
 	if p == nil {
 		return errNotJoined
@@ -111,24 +150,66 @@ func (c *conn) withPeer(fn func(MediaPeer) error) error {
 	}
 	p.media.mu.Lock()
 	defer p.media.mu.Unlock()
-	peer, err := c.h.peerLocked(p)
-	if err != nil {
-		return err
-	}
-	return fn(peer)
+	return fn(p)
+}
+
+// withPeer runs fn with the media peer of c's participant, which must be
+// admitted, while holding its media lock.
+func (c *conn) withPeer(fn func(MediaPeer) error) error {
+	return c.withMedia(func(p *participant) error {
+		peer, err := c.h.peerLocked(p)
+		if err != nil {
+			return err
+		}
+		return fn(peer)
+	})
 }
 
 // handleOffer passes a client offer to the SFU and returns its answer.
 func (c *conn) handleOffer(m *OfferMessage) error {
-	return c.withPeer(func(peer MediaPeer) error {
-		answer, err := peer.HandleOffer(m.SDP)
+	return c.withMedia(func(p *participant) error {
+		answer, err := c.offerLocked(p, m.SDP)
 		if err != nil {
-			c.h.logClient(c.logger(), slog.LevelWarn, "media rejected offer", "err", err)
-			return errMediaFailed
+			return err
 		}
 		c.sendJSON(TypeAnswer, AnswerMessage{Header: Header{Type: TypeAnswer, ID: m.ID}, SDP: answer})
 		return nil
 	})
+}
+
+// offerLocked hands a client offer to p's media peer and returns the SFU's
+// answer. An offer from a new client RTCPeerConnection gets a new peer, once:
+// older clients start one after every reconnect. When the offer fails
+// while the SFU's latest offer went to an earlier connection, which is how
+// an offer lost in a reconnect shows (the offers cross), the SFU sends it
+// again before the error reply. The caller holds p.media.mu.
+func (c *conn) offerLocked(p *participant, sdp string) (string, error) {
+	peer, err := c.h.peerLocked(p)
+	if err != nil {
+		return "", err
+	}
+	answer, err := peer.HandleOffer(sdp)
+	switch {
+	case err == nil:
+		return answer, nil
+	case errors.Is(err, ErrNewMediaSession):
+		c.logger().Info("client started a new media session: replacing its media peer",
+			"consultation", p.room.id, "participant", p.id)
+		c.h.closeMediaLocked(p)
+		if peer, err = c.h.peerLocked(p); err != nil {
+			return "", err
+		}
+		if answer, err = peer.HandleOffer(sdp); err == nil {
+			return answer, nil
+		}
+	case p.media.sig.Load().offeredTo.Load() != c:
+		if peer.ResendOffer() {
+			c.logger().Debug("SFU offer lost in a reconnect sent again",
+				"consultation", p.room.id, "participant", p.id)
+		}
+	}
+	c.h.logClient(c.logger(), slog.LevelWarn, "media rejected offer", "err", err)
+	return "", errMediaFailed
 }
 
 // handleAnswer passes the client's answer to an SFU offer.

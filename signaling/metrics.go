@@ -15,6 +15,7 @@ type metrics struct {
 	dropped       prometheus.Counter
 	slowConsumers prometheus.Counter
 	authFailures  prometheus.Counter
+	resumes       map[string]prometheus.Counter // by media outcome: kept or new
 }
 
 var serverMessageTypes = []string{
@@ -34,6 +35,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Namespace: ns, Subsystem: sub, Name: "messages_sent_total",
 		Help: "Server messages queued for sending, by type.",
 	}, []string{"type"})
+	resumes := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: sub, Name: "resumes_total",
+		Help: "Admitted participants resumed after a dropped connection, by whether their media session was kept or new.",
+	}, []string{"media"})
 	m := &metrics{
 		connections: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: ns, Subsystem: sub, Name: "connections",
@@ -59,6 +64,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Connections closed for a missing, late or rejected auth message.",
 		}),
 	}
+	m.resumes = map[string]prometheus.Counter{
+		MediaKept: resumes.WithLabelValues(MediaKept),
+		MediaNew:  resumes.WithLabelValues(MediaNew),
+	}
 	for typ := range clientMessages {
 		m.received[typ] = received.WithLabelValues(typ)
 	}
@@ -69,7 +78,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{
-		m.connections, m.rooms, received, sent, m.dropped, m.slowConsumers, m.authFailures,
+		m.connections, m.rooms, received, sent, m.dropped, m.slowConsumers, m.authFailures, resumes,
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -88,6 +97,12 @@ func (m *metrics) countReceived(typ string) {
 
 func (m *metrics) countSent(typ string) {
 	if c, ok := m.sent[typ]; ok {
+		c.Inc()
+	}
+}
+
+func (m *metrics) countResume(media string) {
+	if c, ok := m.resumes[media]; ok {
 		c.Inc()
 	}
 }

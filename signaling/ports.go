@@ -67,8 +67,8 @@ const (
 type Media interface {
 	// Join creates the media peer of participantID in roomID. The SFU sends
 	// its own offers and candidates through sig. The hub calls Join again
-	// with the same participant id after it closed the previous peer, for
-	// example when a participant resumes after a reconnect.
+	// with the same participant id after it closed the previous peer: after
+	// the SFU closed it, or when the client started a new RTCPeerConnection.
 	Join(roomID, participantID string, sig MediaSignaler) (MediaPeer, error)
 	// TURNCredentials returns short-lived TURN credentials for
 	// participantID, or false when no TURN server is configured. The hub
@@ -92,10 +92,20 @@ type MediaSignaler interface {
 // methods from one goroutine at a time per peer, in the order the client
 // sent the messages.
 type MediaPeer interface {
-	// HandleOffer applies a client offer and returns the SFU's answer.
+	// HandleOffer applies a client offer and returns the SFU's answer. It
+	// returns an error wrapping ErrNewMediaSession, and changes nothing, for
+	// an offer from another client RTCPeerConnection than the one
+	// negotiated; the hub then replaces the peer.
 	HandleOffer(sdp string) (string, error)
-	// HandleAnswer applies the client's answer to an SFU offer.
+	// HandleAnswer applies the client's answer to an SFU offer. It returns
+	// an error wrapping ErrNewMediaSession as HandleOffer does.
 	HandleAnswer(sdp string) error
+	// ResendOffer sends the SFU offer that waits for the client's answer
+	// again, through the peer's MediaSignaler, and restarts the SFU's wait
+	// for the answer. It reports whether an offer was waiting. The hub calls
+	// it when the client cannot have received the offer, because the
+	// offer was sent while the participant was disconnected.
+	ResendOffer() bool
 	// AddICECandidate adds a remote candidate. A candidate that arrives
 	// before its session description is buffered by the SFU.
 	AddICECandidate(c webrtc.ICECandidateInit) error

@@ -98,6 +98,18 @@ const (
 	StateAdmitted = "admitted"
 )
 
+// Media session states in the media field of a joined message. MediaNew is
+// also the one value of a join message's media field.
+const (
+	// MediaKept: the participant's SFU peer survived the reconnect. The
+	// client keeps its RTCPeerConnection and sends an offer with an ICE
+	// restart.
+	MediaKept = "kept"
+	// MediaNew: the participant has no SFU peer. The client starts a new
+	// RTCPeerConnection, whose first offer creates the peer.
+	MediaNew = "new"
+)
+
 // Reasons in a participant-left message.
 const (
 	LeftReasonLeft    = "left"    // the participant sent leave
@@ -124,10 +136,13 @@ type AuthMessage struct {
 
 // JoinMessage asks to join a consultation, or to resume a participant whose
 // connection dropped when Resume holds the token from its joined message.
+// Media set to MediaNew drops the media session kept for a resumed
+// participant, for a client that has no RTCPeerConnection to keep.
 type JoinMessage struct {
 	Header
 	Consultation string `json:"consultation"`
 	Resume       string `json:"resume,omitempty"`
+	Media        string `json:"media,omitempty"`
 }
 
 // LeaveMessage leaves the current consultation at once, without a grace
@@ -241,8 +256,9 @@ type TURNMessagePart struct {
 	TTL        int64    `json:"ttl"` // seconds
 }
 
-// JoinedMessage replies to join. Roster, TURN and ICEServers are present
-// only in state admitted, Waiting only for hosts.
+// JoinedMessage replies to join. Media, Roster, TURN and ICEServers are
+// present only in state admitted, Waiting only for hosts. Media is
+// MediaKept or MediaNew.
 type JoinedMessage struct {
 	Header
 	Consultation string           `json:"consultation"`
@@ -251,6 +267,7 @@ type JoinedMessage struct {
 	Host         bool             `json:"host"`
 	Resumed      bool             `json:"resumed"`
 	Resume       string           `json:"resume"`
+	Media        string           `json:"media,omitempty"`
 	Roster       []RosterEntry    `json:"roster,omitempty"`
 	Waiting      []RosterEntry    `json:"waiting,omitempty"`
 	TURN         *TURNMessagePart `json:"turn,omitempty"`

@@ -191,8 +191,9 @@ func (r *room) stopGraceLocked(p *participant) {
 }
 
 // disconnect handles the end of a connection. A participant keeps its
-// place for ResumeGrace, unless the session was revoked or the hub is
-// shutting down.
+// place and its media peer for ResumeGrace, unless the session was revoked
+// or the hub is shutting down. The SFU keeps forwarding meanwhile, so the
+// others see no change while ICE holds.
 func (h *Hub) disconnect(c *conn) {
 	p := c.part.Swap(nil)
 	if p == nil {
@@ -222,7 +223,6 @@ func (h *Hub) disconnect(c *conn) {
 		h.expire(p)
 	})
 	r.mu.Unlock()
-	h.closeMedia(p)
 	c.logger().Info("participant disconnected: waiting for resume", "consultation", r.id, "participant", p.id)
 }
 
