@@ -57,9 +57,10 @@ func TestVanishedClient(t *testing.T) {
 	if left.Participant.Participant != joined.Participant || left.Reason != LeftReasonTimeout {
 		t.Errorf("host got %+v, want the patient with reason timeout", left)
 	}
-	if _, closed := e.media.peer(joined.Participant).snapshot(); !closed {
-		t.Error("the vanished patient's media peer is open, want closed")
-	}
+	waitUntil(t, "the vanished patient's media peer is closed", func() bool {
+		_, closed := e.media.peer(joined.Participant).snapshot()
+		return closed
+	})
 
 	doc.send(LeaveMessage{Header: Header{Type: TypeLeave}})
 	waitUntil(t, "the room is gone", func() bool { return e.roomCount() == 0 })
