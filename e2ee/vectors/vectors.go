@@ -77,6 +77,22 @@ func Generate() (map[string][]byte, error) {
 	return out, nil
 }
 
+// GenerateMutations returns mutations.json for the given messages file.
+// The mutation outcomes depend on the HPKE output inside the base message,
+// which is random, so a check of committed vectors derives them from the
+// committed messages.json.
+func GenerateMutations(messages MessagesFile) ([]byte, error) {
+	keys, err := newKeySet()
+	if err != nil {
+		return nil, err
+	}
+	f, err := buildMutations(keys, messages)
+	if err != nil {
+		return nil, fmt.Errorf("generate mutations.json: %w", err)
+	}
+	return encodeJSON(f)
+}
+
 // encodeJSON writes two-space indented JSON without HTML escaping and with a
 // final newline.
 func encodeJSON(v any) ([]byte, error) {
