@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/bedside-health/bedside/clinic"
 	"os"
 	"path/filepath"
 	"testing"
@@ -95,10 +96,8 @@ func TestInvitingNurseJoinsCareTeam(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The nurse has used only the current TOTP step while seeding, so the
-	// next one signs her in; the clinician has used both.
-	seed := demoSeeder{s: srv, step: map[string]int64{d.Nurse.ID: time.Now().Unix() / 30}}
-	token, err := seed.signIn(ctx, d.Nurse)
+	seed := &demoSeeder{s: srv}
+	token, err := seed.signIn(ctx, &d.Nurse)
 	if err != nil {
 		t.Fatalf("nurse sign-in: %v", err)
 	}
@@ -117,5 +116,87 @@ func TestInvitingNurseJoinsCareTeam(t *testing.T) {
 	}
 	if len(team) != 1 || team[0].UserID != d.Nurse.ID {
 		t.Fatalf("care team of the invited patient: got %+v, want only the inviting nurse", team)
+	}
+}
+
+func newDemoServer(t *testing.T, dir string) *Server {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DataDir = dir
+	cfg.Media = loopbackMedia()
+	cfg.Auth.Password.Memory = 64
+	cfg.Auth.Password.Time = 1
+	srv, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
+func TestSeedDemoRefusesRealClinic(t *testing.T) {
+	srv := newDemoServer(t, t.TempDir())
+	ctx := context.Background()
+	if _, err := createUser(ctx, srv.services.auth, CreateUserRequest{
+		Email: "real@clinic.example", Role: "admin", DisplayName: "Real Admin",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.SeedDemo(ctx); err == nil {
+		t.Fatal("SeedDemo on a database with accounts: got nil error")
+	}
+	if _, err := srv.services.auth.AccountByEmail(ctx, "admin@demo.bedside.test"); err == nil {
+		t.Fatal("SeedDemo added a demo account to a real clinic")
+	}
+}
+
+func TestSeedDemoLeavesNoSessions(t *testing.T) {
+	srv := newDemoServer(t, t.TempDir())
+	ctx := context.Background()
+	d, err := srv.SeedDemo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []DemoUser{d.Admin, d.Clinician, d.Nurse, d.Patient} {
+		sessions, err := srv.services.auth.Sessions(ctx, u.ID, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sessions) != 0 {
+			t.Errorf("%s has %d sessions after seeding, want 0", u.Role, len(sessions))
+		}
+		code, from, err := u.NextCode(time.Now())
+		if err != nil || code == "" {
+			t.Fatalf("NextCode for %s: %q, %v", u.Role, code, err)
+		}
+		if from.After(time.Now()) {
+			t.Errorf("next code of %s is valid only from %s, want at once", u.Role, from)
+		}
+	}
+}
+
+func TestSeedDemoBooksAgainAfterTheCall(t *testing.T) {
+	srv := newDemoServer(t, t.TempDir())
+	ctx := context.Background()
+	d, err := srv.SeedDemo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The hub moves a consultation through these when a call ends.
+	for _, st := range []clinic.Status{clinic.StatusInProgress, clinic.StatusCompleted} {
+		if err := srv.services.clinic.SetStatus(ctx, d.ConsultationID, st); err != nil {
+			t.Fatalf("set the demo consultation %s: %v", st, err)
+		}
+	}
+	again, err := srv.SeedDemo(ctx)
+	if err != nil {
+		t.Fatalf("SeedDemo after the consultation ended: %v", err)
+	}
+	if again.ConsultationID == d.ConsultationID {
+		t.Fatal("SeedDemo kept a cancelled consultation instead of booking a new one")
+	}
+	if again.Clinician.ID != d.Clinician.ID {
+		t.Fatal("SeedDemo replaced the demo accounts")
 	}
 }

@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/pquerna/otp/totp"
-
 	"github.com/bedside-health/bedside/server"
 )
 
@@ -52,14 +50,18 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("invalid %s: %w", path, err)
 	}
 	now := time.Now()
-	left := 30 - now.Unix()%30
 	for _, u := range []server.DemoUser{d.Clinician, d.Patient, d.Nurse, d.Admin} {
-		code, err := totp.GenerateCode(u.TOTPSecret, now)
+		code, from, err := u.NextCode(now)
 		if err != nil {
 			return fmt.Errorf("code for %s: %w", u.Email, err)
 		}
-		fmt.Fprintf(stdout, "%-9s  %-28s  %s\n", u.Role, u.Email, code)
+		when := "use it now"
+		if from.After(now) {
+			when = "use it from " + from.Format(time.TimeOnly)
+		}
+		fmt.Fprintf(stdout, "%-9s  %-28s  %s  (%s)\n", u.Role, u.Email, code, when)
 	}
-	fmt.Fprintf(stdout, "(valid for %d more seconds; each code works once per account)\n", left)
+	fmt.Fprintln(stdout, "Each code works once per account and for about a minute;"+
+		" run this again for fresh codes.")
 	return nil
 }

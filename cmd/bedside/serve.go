@@ -33,8 +33,13 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if demo {
-		// Browsers on this machine reach the SFU on loopback too.
+		// The demo is for browsers on this machine: media stays on
+		// loopback like the HTTP listener, unless the operator names
+		// other interfaces.
 		cfg.Media.AllowLoopback = true
+		if len(cfg.Media.Interfaces) == 0 {
+			cfg.Media.Interfaces = []string{"lo"}
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
