@@ -17,8 +17,11 @@ web:
 		cd $(WEB_DIR) && ( [ -d node_modules ] || npm ci --no-audit --no-fund ) && npm run build --if-present; \
 	fi
 
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
 build: web
-	$(GO) build -o bin/bedside ./cmd/bedside
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/bedside ./cmd/bedside
+	$(GO) build -o bin/bedside-client ./cmd/bedside-client
 
 run: build
 	./bin/bedside serve --addr $(ADDR) --data-dir $(DATA_DIR)

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -85,7 +86,8 @@ func (s *Server) buildServices() error {
 	mediaCfg.Registerer = s.registry
 	sv.sfu, err = sfu.New(mediaCfg)
 	if err != nil {
-		return sv.abort(err)
+		return sv.abort(fmt.Errorf("start media: %w; check --udp-port (0 picks a free port), "+
+			"--media-interfaces and, on a host with only loopback, --media-loopback", err))
 	}
 	sigCfg := s.cfg.Signaling
 	sigCfg.Authenticator = sv.auth

@@ -11,13 +11,30 @@ import (
 	"github.com/bedside-health/bedside/server"
 )
 
+const adminUsage = `Usage: bedside admin create-user --email E --role R [--name N] [--data-dir DIR]
+
+Creates an account and prints its one-time enrollment token. Run
+"bedside admin create-user --help" for the flags.
+`
+
+const auditUsage = `Usage:
+  bedside audit verify [--data-dir DIR]            check the hash chain and checkpoint signatures
+  bedside audit export --since T [--data-dir DIR]  write records at or after T as JSON lines
+
+Run "bedside audit verify --help" or "bedside audit export --help" for the flags.
+`
+
 func runAdmin(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stdout, adminUsage)
+		return nil
+	}
 	if len(args) == 0 || args[0] != "create-user" {
 		return usageError{errors.New("admin needs a subcommand: create-user")}
 	}
 	cfg := server.DefaultConfig()
 	var req server.CreateUserRequest
-	fs := newFlagSet("admin create-user", "admin create-user --email E --role R [--name N] [--data-dir DIR]", stderr)
+	fs := newFlagSet("admin create-user", "admin create-user --email E --role R [--name N] [--data-dir DIR]", stdout)
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "`directory` of the database")
 	fs.StringVar(&cfg.KeyFile, "key-file", cfg.KeyFile, "`path` of the server key (default DATA-DIR/server.key)")
 	fs.StringVar(&req.Email, "email", "", "email `address` of the new account")
@@ -44,13 +61,17 @@ func runAdmin(args []string, stdout, stderr io.Writer) error {
 }
 
 func runAudit(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stdout, auditUsage)
+		return nil
+	}
 	if len(args) == 0 {
 		return usageError{errors.New("audit needs a subcommand: verify or export")}
 	}
 	cfg := server.DefaultConfig()
 	sub := args[0]
 	var sinceText string
-	fs := newFlagSet("audit "+sub, "audit verify|export [--since T] [--data-dir DIR]", stderr)
+	fs := newFlagSet("audit "+sub, "audit verify|export [--since T] [--data-dir DIR]", stdout)
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "`directory` of the database")
 	fs.StringVar(&cfg.KeyFile, "key-file", cfg.KeyFile, "`path` of the server key (default DATA-DIR/server.key)")
 	switch sub {
@@ -83,4 +104,13 @@ func runAudit(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "audit trail intact: %d records, signed through %d\n", rep.Records, rep.SignedThrough)
 	return nil
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
 }

@@ -12,7 +12,7 @@ import (
 func runBackup(args []string, stdout, stderr io.Writer) error {
 	dataDir := server.DefaultConfig().DataDir
 	var out string
-	fs := newFlagSet("backup", "backup --out FILE [--data-dir DIR]", stderr)
+	fs := newFlagSet("backup", "backup --out FILE [--data-dir DIR]", stdout)
 	fs.StringVar(&dataDir, "data-dir", dataDir, "`directory` of the database to copy")
 	fs.StringVar(&out, "out", "", "`file` to write the copy to; it must not exist")
 	if err := parseFlags(fs, args); err != nil {

@@ -31,11 +31,16 @@ func printDemo(w io.Writer, addr net.Addr, cfg server.Config, d server.Demo) {
 }
 
 func runDemo(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stdout, "Usage: bedside demo codes [--data-dir DIR]\n\n"+
+			"Prints the demo accounts' next TOTP codes. Start a demo with bedside serve --demo.\n")
+		return nil
+	}
 	if len(args) == 0 || args[0] != "codes" {
 		return usageError{errors.New("demo needs a subcommand: codes")}
 	}
 	dataDir := server.DefaultConfig().DataDir
-	fs := newFlagSet("demo codes", "demo codes [--data-dir DIR]", stderr)
+	fs := newFlagSet("demo codes", "demo codes [--data-dir DIR]", stdout)
 	fs.StringVar(&dataDir, "data-dir", dataDir, "`directory` of a server started with --demo")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err

@@ -18,19 +18,20 @@ func envName(flagName string) string {
 
 // newFlagSet returns a flag set whose help lists each flag with its
 // environment variable.
-func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+func newFlagSet(name, synopsis string, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	// Parse errors are printed once by run; the full help only on --help.
+	// Parse errors are printed once by run; the help goes to out only on
+	// --help.
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: bedside %s\n\nFlags (each also read from the environment variable shown):\n", synopsis)
+		fmt.Fprintf(out, "Usage: bedside %s\n\nFlags (each also read from the environment variable shown):\n", synopsis)
 		fs.VisitAll(func(f *flag.Flag) {
 			arg, help := flag.UnquoteUsage(f)
 			def := ""
 			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
 				def = fmt.Sprintf(" (default %s)", f.DefValue)
 			}
-			fmt.Fprintf(stderr, "  --%s %s  [%s]\n      %s%s\n", f.Name, arg, envName(f.Name), help, def)
+			fmt.Fprintf(out, "  --%s %s  [%s]\n      %s%s\n", f.Name, arg, envName(f.Name), help, def)
 		})
 	}
 	return fs

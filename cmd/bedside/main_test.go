@@ -29,6 +29,10 @@ func TestRunExitCodes(t *testing.T) {
 		{"loose key file", []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", keyDir}, 1, "chmod 600"},
 		{"backup without out", []string{"backup", "--data-dir", dir}, 2, "missing --out"},
 		{"stray argument", []string{"backup", "extra"}, 2, "unexpected argument"},
+		{"audit help", []string{"audit", "--help"}, 0, ""},
+		{"admin help", []string{"admin", "-h"}, 0, ""},
+		{"demo help", []string{"demo", "--help"}, 0, ""},
+		{"serve help", []string{"serve", "--help"}, 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 
 func runServe(args []string, stdout, stderr io.Writer) error {
 	cfg := server.DefaultConfig()
-	fs := newFlagSet("serve", "serve [flags]", stderr)
+	fs := newFlagSet("serve", "serve [flags]", stdout)
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "`host:port` of the HTTP(S) listener")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "`directory` for the database, server key and control socket")
 	fs.StringVar(&cfg.KeyFile, "key-file", cfg.KeyFile, "`path` of the server key (default DATA-DIR/server.key); keep it out of database backups")
