@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"fmt"
 	"net"
 	"net/http"
 	"slices"
@@ -78,7 +79,9 @@ func (rt *Router) HandleFunc(pattern string, f http.HandlerFunc) {
 }
 
 // ServeHTTP dispatches to the registered handlers. Requests that match no
-// route get the JSON not-found error and count under route "unmatched".
+// route get the JSON not-found error, or the fallback's answer, and count
+// under route "unmatched" or "fallback". A known path with another method
+// gets 405 in the JSON error shape with the Allow header.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h, pattern := rt.mux.Handler(r)
 	if pattern == "" {
@@ -88,8 +91,15 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.mu.Lock()
 		fallback := rt.fallback
 		rt.mu.Unlock()
-		switch {
-		case r.Method == http.MethodOptions || isMethodMismatch(h, r):
+		switch allow, mismatch := methodMismatch(h, r); {
+		case mismatch:
+			sw.Header().Set("Allow", allow)
+			WriteError(sw, r, nil, &Error{
+				Status:  http.StatusMethodNotAllowed,
+				Code:    "method_not_allowed",
+				Message: fmt.Sprintf("%s is not accepted on this path: use %s", r.Method, allow),
+			})
+		case r.Method == http.MethodOptions:
 			h.ServeHTTP(sw, r)
 		case fallback != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 			route = "fallback"
@@ -103,12 +113,13 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt.mux.ServeHTTP(w, r)
 }
 
-// isMethodMismatch reports whether the mux found the path but not the
-// method, in which case its own 405 answer with an Allow header is kept.
-func isMethodMismatch(h http.Handler, r *http.Request) bool {
+// methodMismatch reports whether the mux found the path but not the
+// method, and returns the methods the path accepts, from the mux's Allow
+// header.
+func methodMismatch(h http.Handler, r *http.Request) (allow string, mismatch bool) {
 	rec := &headerProbe{header: http.Header{}}
 	h.ServeHTTP(rec, r.Clone(r.Context()))
-	return rec.status == http.StatusMethodNotAllowed
+	return rec.header.Get("Allow"), rec.status == http.StatusMethodNotAllowed
 }
 
 func (rt *Router) instrument(pattern string, h http.Handler) http.Handler {

@@ -67,7 +67,7 @@ func TestServesWebApp(t *testing.T) {
 		}
 	}
 
-	// A known API path with another method keeps the mux's 405.
+	// A known API path with another method gets 405.
 	resp, _ := get(t, client, "http://"+addr+"/api/v1/auth/login")
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET /api/v1/auth/login: got %d, want 405", resp.StatusCode)
