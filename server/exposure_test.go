@@ -1,10 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +107,33 @@ func TestMetricsOnlyForLoopbackClients(t *testing.T) {
 		}
 		if tt.status != http.StatusOK && strings.Contains(rec.Body.String(), "bedside_") {
 			t.Errorf("GET /metrics from %s: the body contains metrics", tt.remote)
+		}
+	}
+}
+
+// TestOpenDataDirWarns checks that the server warns about a data directory
+// that other users may enter, and stays quiet about one with mode 0700.
+func TestOpenDataDirWarns(t *testing.T) {
+	for _, tt := range []struct {
+		mode os.FileMode
+		warn bool
+	}{{0o755, true}, {0o750, true}, {0o700, false}} {
+		dir := t.TempDir()
+		if err := os.Chmod(dir, tt.mode); err != nil {
+			t.Fatal(err)
+		}
+		var logs bytes.Buffer
+		cfg := DefaultConfig()
+		cfg.Addr = "127.0.0.1:0"
+		cfg.DataDir = dir
+		cfg.Media = loopbackMedia()
+		srv, err := New(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		srv.Close()
+		if got := strings.Contains(logs.String(), "data directory is open to other users"); got != tt.warn {
+			t.Errorf("mode %04o: got warning %v, want %v; log:\n%s", tt.mode, got, tt.warn, logs.String())
 		}
 	}
 }

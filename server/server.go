@@ -85,6 +85,7 @@ func (s *Server) openStorage() error {
 	if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create --data-dir %s: %w", s.cfg.DataDir, err)
 	}
+	s.warnOpenDataDir()
 	key, err := store.LoadOrCreateKey(keyPath)
 	if err != nil {
 		return err
@@ -100,6 +101,21 @@ func (s *Server) openStorage() error {
 	}
 	s.db, s.key, s.sealer = db, key, store.NewSealer(key)
 	return nil
+}
+
+// warnOpenDataDir logs a warning when other users may list or enter an
+// existing data directory. MkdirAll creates it with mode 0700 but leaves
+// an existing one as it is. The files inside have mode 0600, so others
+// cannot read them, but they would see their names and sizes.
+func (s *Server) warnOpenDataDir() {
+	info, err := os.Stat(s.cfg.DataDir)
+	if err != nil {
+		return // openStorage reports the error when it opens the files
+	}
+	if mode := info.Mode().Perm(); mode&0o077 != 0 {
+		s.log.Warn("data directory is open to other users; run chmod 700 on it",
+			"data_dir", s.cfg.DataDir, "mode", fmt.Sprintf("%04o", mode))
+	}
 }
 
 // Handler returns the server's HTTP handler with all middleware, for tests.
