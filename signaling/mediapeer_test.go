@@ -139,12 +139,12 @@ type rtcClient struct {
 	ws   *websocket.Conn
 	nc   net.Conn
 
-	mu        sync.Mutex // serializes description operations on pc
-	own       *webrtc.SessionDescription
-	ownID     string
-	ownRestart  bool // own is an ICE restart
-	candidate []webrtc.ICECandidateInit
-	offerSeq  int
+	mu         sync.Mutex // serializes description operations on pc
+	own        *webrtc.SessionDescription
+	ownID      string
+	ownRestart bool // own is an ICE restart
+	candidate  []webrtc.ICECandidateInit
+	offerSeq   int
 
 	events      chan envelope
 	sfuOffers   atomic.Int32 // SFU offers answered
