@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -30,6 +29,12 @@ type CallOptions struct {
 	// LoopbackOnly restricts ICE to the loopback interface, IPv4 and no
 	// multicast DNS (tests on one machine).
 	LoopbackOnly bool
+	// ResumeWithin is how long the call tries to reconnect after its
+	// signaling connection dropped; default 15 seconds, the server's
+	// default reconnect grace period. After a resume the call keeps its
+	// PeerConnection and restarts ICE when the server kept its media
+	// session.
+	ResumeWithin time.Duration
 }
 
 // TrackReport counts what one received track delivered.
@@ -40,6 +45,9 @@ type TrackReport struct {
 	Codec    string
 	Packets  uint64
 	Bytes    uint64 // RTP payload bytes
+	// Ended is set once the track stopped: the SFU removed it, or the
+	// media session closed.
+	Ended bool
 }
 
 // CallReport is a snapshot of a call's media counters.
@@ -51,10 +59,21 @@ type CallReport struct {
 	// disconnected.
 	Connected bool
 	State     string
-	// AudioSent and VideoSent count the frames this peer published.
+	// AudioSent and VideoSent count the frames this peer published, and
+	// Tracks what it received, in the current media session.
 	AudioSent uint64
 	VideoSent uint64
 	Tracks    []TrackReport
+	// Renegotiations counts the SFU offers answered in the current media
+	// session: one for each change of the tracks the SFU forwards.
+	Renegotiations int
+	// Reconnects counts signaling reconnects that resumed the participant,
+	// ICERestarts the ICE restarts the SFU answered, and MediaSessions the
+	// PeerConnections the call created (more than one after the SFU closed
+	// a session or the server did not keep it through a reconnect).
+	Reconnects    int
+	ICERestarts   int
+	MediaSessions int
 }
 
 // Call joins a consultation over the signaling WebSocket as a headless
@@ -70,12 +89,15 @@ func (c *Client) Call(ctx context.Context, opts CallOptions) (*CallReport, error
 	if opts.Label == "" {
 		opts.Label = "bedside-client"
 	}
+	if opts.ResumeWithin <= 0 {
+		opts.ResumeWithin = 15 * time.Second
+	}
 	s, err := c.DialSignaling(ctx, opts.Label)
 	if err != nil {
 		return nil, err
 	}
-	defer s.Close()
 	cl := &callLoop{c: c, s: s, opts: opts, admitted: map[string]bool{}}
+	defer func() { cl.s.Close() }() // the connection of the last reconnect
 	defer cl.stopMedia()
 	return cl.run(ctx)
 }
@@ -88,16 +110,25 @@ type callLoop struct {
 	opts        CallOptions
 	participant string
 	host        bool
+	resume      string          // token from the last joined message
 	admitted    map[string]bool // participants this host admitted
+	servers     []webrtc.ICEServer
 	media       *mediaPeer
 	started     time.Time
-	offerID     string
+	// rejected counts rejected offers in a row; the call ends when it
+	// exceeds maxOfferRetries.
+	rejected int
+	// Counters of CallReport.
+	reconnects, restarts, sessions int
 }
 
 type joinedMessage struct {
 	Participant string           `json:"participant"`
 	State       string           `json:"state"`
 	Host        bool             `json:"host"`
+	Resumed     bool             `json:"resumed"`
+	Resume      string           `json:"resume"`
+	Media       string           `json:"media"`
 	Waiting     []rosterEntry    `json:"waiting"`
 	TURN        *turnInfo        `json:"turn"`
 	ICEServers  []iceServerEntry `json:"iceServers"`
@@ -141,35 +172,14 @@ func (cl *callLoop) event(format string, args ...any) {
 }
 
 func (cl *callLoop) run(ctx context.Context) (*CallReport, error) {
-	joinID := cl.s.NewID()
-	err := cl.s.Send(map[string]string{"type": "join", "id": joinID, "consultation": cl.opts.ConsultationID})
-	if err != nil {
-		return nil, err
-	}
-	m, err := cl.s.Expect(ctx, "joined")
-	if err != nil {
-		return nil, fmt.Errorf("join consultation %s: %w", cl.opts.ConsultationID, err)
-	}
-	var j joinedMessage
-	if err := m.Decode(&j); err != nil {
-		return nil, fmt.Errorf("joined: %w", err)
-	}
-	cl.participant, cl.host = j.Participant, j.Host
-	if j.State == "admitted" {
-		cl.event("joined consultation %s as participant %s (host %t)", cl.opts.ConsultationID, j.Participant, j.Host)
-		if err := cl.startMedia(iceServers(j.TURN, j.ICEServers)); err != nil {
-			return nil, err
-		}
-	} else {
-		cl.event("waiting for a host to admit participant %s", j.Participant)
-	}
-	if err := cl.admitWaiting(j.Waiting); err != nil {
+	if err := cl.join(ctx); err != nil {
 		return nil, err
 	}
 	return cl.loop(ctx)
 }
 
-// loop handles signaling messages until the call ends.
+// loop handles signaling messages until the call ends, and reconnects
+// when the signaling connection drops.
 func (cl *callLoop) loop(ctx context.Context) (*CallReport, error) {
 	report := time.NewTicker(cl.opts.ReportInterval)
 	defer report.Stop()
@@ -189,7 +199,10 @@ func (cl *callLoop) loop(ctx context.Context) (*CallReport, error) {
 			}
 		case m, ok := <-cl.s.Messages():
 			if !ok {
-				return nil, fmt.Errorf("call: %w", cl.s.Err())
+				if err := cl.reconnect(ctx); err != nil {
+					return nil, err
+				}
+				continue
 			}
 			if err := cl.handle(m); err != nil {
 				return nil, err
@@ -211,6 +224,7 @@ func (cl *callLoop) snapshot() CallReport {
 	r := cl.media.report()
 	r.Elapsed = time.Since(cl.started).Round(time.Millisecond)
 	r.Participant = cl.participant
+	r.Reconnects, r.ICERestarts, r.MediaSessions = cl.reconnects, cl.restarts+r.ICERestarts, cl.sessions
 	return r
 }
 
@@ -248,22 +262,47 @@ func (cl *callLoop) handle(m SignalMessage) error {
 		if cl.media == nil {
 			return nil
 		}
+		if m.Type == "answer" {
+			cl.rejected = 0
+		}
 		return cl.media.handleSignal(m)
 	case "media-closed":
-		cl.event("the SFU closed the media connection")
-		return errors.New("call: the SFU closed the media connection")
+		cl.event("the SFU closed the media connection: starting a new one")
+		return cl.newMediaSession()
 	case "error":
-		e := m.asError()
-		if m.ID != "" && m.ID == cl.offerID {
-			return fmt.Errorf("call: offer rejected: %w", e)
-		}
-		cl.event("server error: %v", e)
+		return cl.handleError(m)
 	case "session-revoked":
 		return fmt.Errorf("call: %w: the session was revoked", ErrAuthRequired)
 	}
 	return nil
 }
 
+// maxOfferRetries bounds the offers in a row that the server may reject
+// before the call gives up.
+const maxOfferRetries = 5
+
+// handleError handles an error message. A rejected offer is sent again,
+// because the usual cause is an SFU offer that crossed it, which the call
+// answered before this reply arrived.
+func (cl *callLoop) handleError(m SignalMessage) error {
+	e := m.asError()
+	var id string
+	var restart bool
+	if cl.media != nil {
+		id, restart = cl.media.pendingOffer()
+	}
+	if m.ID == "" || m.ID != id {
+		cl.event("server error: %v", e)
+		return nil
+	}
+	cl.media.dropOffer()
+	cl.rejected++
+	if cl.rejected > maxOfferRetries {
+		return fmt.Errorf("call: offer rejected %d times: %w", cl.rejected, e)
+	}
+	cl.event("offer rejected (%v): offering again", e)
+	return cl.media.offer(cl.s.NewID(), restart)
+}
 // admitWaiting admits every waiting participant when this peer is a host
 // with AdmitAll.
 func (cl *callLoop) admitWaiting(waiting []rosterEntry) error {
@@ -291,14 +330,30 @@ func (cl *callLoop) startMedia(servers []webrtc.ICEServer) error {
 	if err != nil {
 		return fmt.Errorf("call: %w", err)
 	}
-	cl.media, cl.started = mp, time.Now()
-	cl.offerID = cl.s.NewID()
-	return mp.offer(cl.offerID)
+	cl.servers = servers
+	cl.media = mp
+	if cl.started.IsZero() {
+		cl.started = time.Now()
+	}
+	cl.sessions++
+	return mp.offer(cl.s.NewID(), false)
 }
 
+// newMediaSession replaces the media peer with a new PeerConnection.
+func (cl *callLoop) newMediaSession() error {
+	if cl.sessions > maxOfferRetries {
+		return fmt.Errorf("call: gave up after %d media sessions", cl.sessions)
+	}
+	cl.stopMedia()
+	return cl.startMedia(cl.servers)
+}
+
+// stopMedia closes the media peer, keeping its ICE restart count.
 func (cl *callLoop) stopMedia() {
 	if cl.media != nil {
+		cl.restarts += cl.media.restarts
 		cl.media.close()
+		cl.media = nil
 	}
 }
 

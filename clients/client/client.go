@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -45,6 +46,10 @@ type Config struct {
 	TrustNewDevices bool
 	// HTTPClient replaces the default HTTP client (tests).
 	HTTPClient *http.Client
+	// DialContext opens the TCP connections of the signaling WebSocket;
+	// nil uses a net.Dialer. Tests use it to cut a connection without a
+	// close frame.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Logger receives debug messages; nil discards them. It never receives
 	// tokens, keys or content.
 	Logger *slog.Logger

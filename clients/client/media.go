@@ -37,10 +37,25 @@ const (
 )
 
 // mediaPeer is the Pion PeerConnection of a call, with a synthetic
-// publisher and counters of what it receives.
+// publisher and counters of what it receives. Its offer, handleSignal and
+// report methods run on the call's goroutine only.
 type mediaPeer struct {
-	s  *SignalConn
-	pc *webrtc.PeerConnection
+	// sig is the current signaling connection, replaced after a
+	// reconnect; Pion's goroutines send candidates through it.
+	sig atomic.Pointer[SignalConn]
+	pc  *webrtc.PeerConnection
+
+	// own is the offer sent and not yet answered, with its request id. It
+	// is applied locally only when its answer arrives, so an SFU offer
+	// that crosses it finds the connection stable and can be answered
+	// without a rollback, which Pion cannot do for a local offer.
+	own        *webrtc.SessionDescription
+	ownID      string
+	ownRestart bool
+	// restarts counts ICE restarts the SFU answered; renegotiations counts
+	// SFU offers answered.
+	restarts       int
+	renegotiations int
 
 	audio, video *webrtc.TrackLocalStaticSample
 	audioSent    atomic.Uint64
@@ -64,6 +79,7 @@ type mediaPeer struct {
 type trackCounter struct {
 	id, stream, kind, codec string
 	packets, bytes          atomic.Uint64
+	ended                   atomic.Bool
 }
 
 // newAPI builds a Pion API with the default codecs and interceptors
@@ -102,7 +118,8 @@ func newMediaPeer(s *SignalConn, servers []webrtc.ICEServer, loopbackOnly bool) 
 	if err != nil {
 		return nil, fmt.Errorf("new peer connection: %w", err)
 	}
-	mp := &mediaPeer{s: s, pc: pc, stop: make(chan struct{})}
+	mp := &mediaPeer{pc: pc, stop: make(chan struct{})}
+	mp.sig.Store(s)
 	if err := mp.addTracks(); err != nil {
 		_ = pc.Close()
 		return nil, err
@@ -203,6 +220,7 @@ func (mp *mediaPeer) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	mp.wg.Add(1)
 	go func() {
 		defer mp.wg.Done()
+		defer tc.ended.Store(true)
 		for {
 			pkt, _, err := track.ReadRTP()
 			if err != nil {
@@ -218,20 +236,41 @@ func (mp *mediaPeer) onCandidate(ci *webrtc.ICECandidate) {
 	if ci == nil {
 		return
 	}
-	_ = mp.s.Send(map[string]any{"type": "candidate", "candidate": ci.ToJSON()})
+	// While the signaling connection is down the candidate is lost; the
+	// ICE restart after the reconnect gathers again.
+	_ = mp.send(map[string]any{"type": "candidate", "candidate": ci.ToJSON()})
 }
 
-// offer creates the first SDP offer, applies it locally and sends it.
-func (mp *mediaPeer) offer(id string) error {
-	offer, err := mp.pc.CreateOffer(nil)
+func (mp *mediaPeer) send(v any) error { return mp.sig.Load().Send(v) }
+
+// setSignal makes the peer signal through s, a new connection after a
+// reconnect.
+func (mp *mediaPeer) setSignal(s *SignalConn) { mp.sig.Store(s) }
+
+// offer creates an SDP offer, with an ICE restart when restart is set, and
+// sends it with request id. The offer is applied locally when its answer
+// arrives. Pion restarts the ICE agent in CreateOffer already, so an offer
+// that the SFU rejects is followed by another restart offer.
+func (mp *mediaPeer) offer(id string, restart bool) error {
+	offer, err := mp.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: restart})
 	if err != nil {
 		return fmt.Errorf("create offer: %w", err)
 	}
-	if err := mp.pc.SetLocalDescription(offer); err != nil {
-		return fmt.Errorf("set local offer: %w", err)
-	}
-	return mp.s.Send(map[string]string{"type": "offer", "id": id, "sdp": offer.SDP})
+	mp.own, mp.ownID, mp.ownRestart = &offer, id, restart
+	return mp.send(map[string]string{"type": "offer", "id": id, "sdp": offer.SDP})
 }
+
+// pendingOffer returns the request id of the offer waiting for its answer
+// and whether it restarts ICE; the id is empty when none waits.
+func (mp *mediaPeer) pendingOffer() (id string, restart bool) {
+	if mp.own == nil {
+		return "", false
+	}
+	return mp.ownID, mp.ownRestart
+}
+
+// dropOffer clears the pending offer after the server rejected it.
+func (mp *mediaPeer) dropOffer() { mp.own, mp.ownID = nil, "" }
 
 // handleSignal applies the SDP answer to our offer, an SFU offer (and
 // sends the answer to it) or a trickled candidate.
@@ -245,27 +284,9 @@ func (mp *mediaPeer) handleSignal(m SignalMessage) error {
 	}
 	switch m.Type {
 	case "answer":
-		err := mp.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: body.SDP})
-		if err != nil {
-			return fmt.Errorf("apply answer: %w", err)
-		}
-		return mp.flushCandidates()
+		return mp.applyAnswer(m.ID, body.SDP)
 	case "offer":
-		err := mp.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: body.SDP})
-		if err != nil {
-			return fmt.Errorf("apply SFU offer: %w", err)
-		}
-		if err := mp.flushCandidates(); err != nil {
-			return err
-		}
-		answer, err := mp.pc.CreateAnswer(nil)
-		if err != nil {
-			return fmt.Errorf("answer SFU offer: %w", err)
-		}
-		if err := mp.pc.SetLocalDescription(answer); err != nil {
-			return fmt.Errorf("set local answer: %w", err)
-		}
-		return mp.s.Send(map[string]string{"type": "answer", "sdp": answer.SDP})
+		return mp.answerOffer(body.SDP)
 	case "candidate":
 		if body.Candidate == nil || body.Candidate.Candidate == "" {
 			return nil
@@ -284,6 +305,48 @@ func (mp *mediaPeer) handleSignal(m SignalMessage) error {
 	return nil
 }
 
+// applyAnswer applies our pending offer and the SFU's answer to it. An
+// answer to another request is stale and ignored.
+func (mp *mediaPeer) applyAnswer(id, sdp string) error {
+	if mp.own == nil || id != mp.ownID {
+		return nil
+	}
+	own, restart := *mp.own, mp.ownRestart
+	mp.dropOffer()
+	if err := mp.pc.SetLocalDescription(own); err != nil {
+		return fmt.Errorf("set local offer: %w", err)
+	}
+	if err := mp.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+		return fmt.Errorf("apply answer: %w", err)
+	}
+	if restart {
+		mp.restarts++
+	}
+	return mp.flushCandidates()
+}
+
+// answerOffer applies an SFU offer and sends the answer. An SFU offer sent
+// again after a reconnect may be one the peer applied before; applying it
+// again is harmless and answers it.
+func (mp *mediaPeer) answerOffer(sdp string) error {
+	err := mp.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp})
+	if err != nil {
+		return fmt.Errorf("apply SFU offer: %w", err)
+	}
+	if err := mp.flushCandidates(); err != nil {
+		return err
+	}
+	answer, err := mp.pc.CreateAnswer(nil)
+	if err != nil {
+		return fmt.Errorf("answer SFU offer: %w", err)
+	}
+	if err := mp.pc.SetLocalDescription(answer); err != nil {
+		return fmt.Errorf("set local answer: %w", err)
+	}
+	mp.renegotiations++
+	return mp.send(map[string]string{"type": "answer", "sdp": answer.SDP})
+}
+
 func (mp *mediaPeer) flushCandidates() error {
 	mp.mu.Lock()
 	pending := mp.pending
@@ -298,15 +361,17 @@ func (mp *mediaPeer) flushCandidates() error {
 
 func (mp *mediaPeer) report() CallReport {
 	r := CallReport{
-		Connected: mp.connected.Load(),
-		State:     mp.pc.ConnectionState().String(),
-		AudioSent: mp.audioSent.Load(),
-		VideoSent: mp.videoSent.Load(),
+		Connected:      mp.connected.Load(),
+		State:          mp.pc.ConnectionState().String(),
+		AudioSent:      mp.audioSent.Load(),
+		VideoSent:      mp.videoSent.Load(),
+		Renegotiations: mp.renegotiations,
+		ICERestarts:    mp.restarts,
 	}
 	mp.mu.Lock()
 	for _, t := range mp.tracks {
 		r.Tracks = append(r.Tracks, TrackReport{TrackID: t.id, StreamID: t.stream, Kind: t.kind, Codec: t.codec,
-			Packets: t.packets.Load(), Bytes: t.bytes.Load()})
+			Packets: t.packets.Load(), Bytes: t.bytes.Load(), Ended: t.ended.Load()})
 	}
 	mp.mu.Unlock()
 	sortTracks(r.Tracks)

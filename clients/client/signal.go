@@ -72,6 +72,7 @@ func (c *Client) DialSignaling(ctx context.Context, label string) (*SignalConn, 
 		Subprotocols:     []string{SignalingSubprotocol},
 		TLSClientConfig:  c.tlsConfig(),
 		HandshakeTimeout: 10 * time.Second,
+		NetDialContext:   c.cfg.DialContext,
 	}
 	ws, resp, err := dialer.DialContext(ctx, u.String(), nil)
 	if err != nil {

@@ -54,7 +54,16 @@ func (e *env) printReport(kind string, r client.CallReport) {
 	fmt.Fprintf(e.io.Out,
 		"%s after %s: connected %t (now %s), sent %d audio and %d video frames, receiving %d tracks\n",
 		kind, r.Elapsed, r.Connected, r.State, r.AudioSent, r.VideoSent, len(r.Tracks))
+	if r.Reconnects > 0 || r.MediaSessions > 1 {
+		fmt.Fprintf(e.io.Out, "  %d reconnects, %d ICE restarts, %d media sessions\n",
+			r.Reconnects, r.ICERestarts, r.MediaSessions)
+	}
 	for _, t := range r.Tracks {
-		fmt.Fprintf(e.io.Out, "  from %s %s (%s): %d packets, %d bytes\n", t.StreamID, t.Kind, t.Codec, t.Packets, t.Bytes)
+		ended := ""
+		if t.Ended {
+			ended = ", ended"
+		}
+		fmt.Fprintf(e.io.Out, "  from %s %s (%s): %d packets, %d bytes%s\n",
+			t.StreamID, t.Kind, t.Codec, t.Packets, t.Bytes, ended)
 	}
 }
