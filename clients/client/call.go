@@ -303,6 +303,7 @@ func (cl *callLoop) handleError(m SignalMessage) error {
 	cl.event("offer rejected (%v): offering again", e)
 	return cl.media.offer(cl.s.NewID(), restart)
 }
+
 // admitWaiting admits every waiting participant when this peer is a host
 // with AdmitAll.
 func (cl *callLoop) admitWaiting(waiting []rosterEntry) error {
