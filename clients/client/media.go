@@ -252,6 +252,12 @@ func (mp *mediaPeer) setSignal(s *SignalConn) { mp.sig.Store(s) }
 // arrives. Pion restarts the ICE agent in CreateOffer already, so an offer
 // that the SFU rejects is followed by another restart offer.
 func (mp *mediaPeer) offer(id string, restart bool) error {
+	if mp.pc.CurrentLocalDescription() == nil {
+		// ICE has not started, because no offer was answered yet (the
+		// answer to the first one may have been lost in a reconnect), and
+		// Pion has no ICE agent to restart.
+		restart = false
+	}
 	offer, err := mp.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: restart})
 	if err != nil {
 		return fmt.Errorf("create offer: %w", err)
