@@ -35,13 +35,14 @@ func TestUpgradeRejects(t *testing.T) {
 		{"origin listed upper case", e, "", "HTTPS://Clinic.Example", []string{Subprotocol}, http.StatusSwitchingProtocols},
 		{"no origin", e, "", "", []string{"bedside.v0", Subprotocol}, http.StatusSwitchingProtocols},
 		{"same origin by default", same, "", "", []string{Subprotocol}, http.StatusSwitchingProtocols},
+		{"same origin with a list", e, "", "", []string{Subprotocol}, http.StatusSwitchingProtocols},
 		{"cross origin by default", same, "", "http://evil.example", []string{Subprotocol}, http.StatusForbidden},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			header := http.Header{}
 			origin := tt.origin
-			if tt.name == "same origin by default" {
+			if strings.HasPrefix(tt.name, "same origin") {
 				origin = tt.env.srv.URL
 			}
 			if origin != "" {

@@ -3,6 +3,7 @@ package signaling
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -73,7 +74,7 @@ func Decode(data []byte) (Request, error) {
 		ID   *string `json:"id"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, &DecodeError{Err: malformed("invalid JSON object: %v", err)}
+		return nil, &DecodeError{Err: malformed("%s", describeJSONError(err))}
 	}
 	if head.ID != nil {
 		if err := checkRequestID(*head.ID); err != nil {
@@ -238,4 +239,21 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// describeJSONError says what is wrong with a message in JSON terms, without
+// the Go types that encoding/json names.
+func describeJSONError(err error) string {
+	var syntax *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("invalid JSON at byte %d", syntax.Offset)
+	case errors.As(err, &typeErr) && typeErr.Field != "":
+		return fmt.Sprintf("field %q must not be a JSON %s", typeErr.Field, typeErr.Value)
+	case errors.As(err, &typeErr):
+		return fmt.Sprintf("a message must be a JSON object, not a JSON %s", typeErr.Value)
+	default:
+		return "invalid JSON object"
+	}
 }

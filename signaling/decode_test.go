@@ -165,6 +165,18 @@ func TestDecodeError(t *testing.T) {
 	}
 }
 
+func TestDecodeErrorHidesGoTypes(t *testing.T) {
+	for _, msg := range []string{`[1]`, `"join"`, `{"type":1}`, `{"type":"join","id":[]}`, `{"type"`} {
+		_, err := Decode([]byte(msg))
+		if err == nil {
+			t.Fatalf("Decode(%s): got nil error", msg)
+		}
+		if strings.Contains(err.Error(), "Go") || strings.Contains(err.Error(), "struct") {
+			t.Errorf("Decode(%s): got %q, want an error without Go types", msg, err)
+		}
+	}
+}
+
 func FuzzDecode(f *testing.F) {
 	for _, v := range decodeVectors() {
 		f.Add([]byte(v.Message))

@@ -152,8 +152,9 @@ func (h *Hub) originAllowed(r *http.Request) bool {
 	if err != nil {
 		return false
 	}
-	if len(h.origins) > 0 {
-		return h.origins[canonical]
+	// The server's own origin is always allowed; the list adds others.
+	if h.origins[canonical] {
+		return true
 	}
 	_, host, _ := strings.Cut(canonical, "://")
 	return strings.EqualFold(host, r.Host)
