@@ -104,6 +104,7 @@ func (c *conn) resumeLocked(p *participant, wantNewMedia bool) string {
 	c.part.Store(p)
 	p.presence = PresenceActive
 	p.resume = newID()
+	p.sessionID = c.actor.SessionID
 	r.presenceChangedLocked(p)
 	return p.resumeMediaLocked(wantNewMedia)
 }

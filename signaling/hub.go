@@ -272,28 +272,31 @@ func (h *Hub) NotifyAdmins(a Alert) {
 
 // RevokeSession closes every connection of the session with
 // ClosePolicyViolation after a session-revoked message. A participant of a
-// revoked session leaves its consultation at once, without a grace period.
+// revoked session leaves its consultation at once, without a grace period,
+// also when its connection had already dropped.
 func (h *Hub) RevokeSession(sessionID string) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	now := time.Now()
 	h.pruneRevokedLocked(now)
 	h.revokedSessions[sessionID] = now
 	for _, c := range h.bySession[sessionID] {
 		c.revoke()
 	}
+	h.mu.Unlock()
+	h.dropRevoked(func(p *participant) bool { return p.sessionID == sessionID })
 }
 
 // RevokeUser closes every connection of the user as RevokeSession does.
 func (h *Hub) RevokeUser(userID string) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	now := time.Now()
 	h.pruneRevokedLocked(now)
 	h.revokedUsers[userID] = now
 	for _, c := range h.byUser[userID] {
 		c.revoke()
 	}
+	h.mu.Unlock()
+	h.dropRevoked(func(p *participant) bool { return p.userID == userID })
 }
 
 func (h *Hub) pruneRevokedLocked(now time.Time) {

@@ -257,3 +257,41 @@ func TestGraceEndClosesKeptMedia(t *testing.T) {
 		t.Errorf("got %+v after the grace period, want a new waiting participant without media", j)
 	}
 }
+
+func TestRevokeEndsGracePeriod(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		revoke func(*Hub)
+	}{
+		{"session", func(h *Hub) { h.RevokeSession("pat-session") }},
+		{"user", func(h *Hub) { h.RevokeUser("pat") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checkLeaks(t)
+			e := newEnv(t, nil)
+			doc, _, cut, first, peer := negotiatedPair(t, e)
+			cut()
+			doc.expect(TypePresence, nil)
+
+			tc.revoke(e.hub)
+			var left ParticipantLeftMessage
+			doc.expect(TypeParticipantLeft, &left)
+			if left.Participant.Participant != first.Participant || left.Reason != LeftReasonRevoked {
+				t.Errorf("host got %+v, want the patient with reason revoked", left)
+			}
+			waitUntil(t, "the revoked participant's media peer is closed", func() bool {
+				_, closed := peer.snapshot()
+				return closed
+			})
+
+			// The token no longer resumes, even from another session.
+			pat := e.connectSession("pat", policy.RolePatient, "pat-phone")
+			pat.send(JoinMessage{Header: Header{Type: TypeJoin}, Consultation: "c1", Resume: first.Resume})
+			var j JoinedMessage
+			pat.expect(TypeJoined, &j)
+			if j.Resumed || j.State != StateWaiting {
+				t.Errorf("got %+v after the revocation, want a new waiting participant", j)
+			}
+		})
+	}
+}

@@ -50,9 +50,10 @@ type participant struct {
 	gone     atomic.Bool // removed from the room
 
 	// Guarded by room.mu.
-	presence string
-	resume   string
-	grace    *time.Timer
+	presence  string
+	resume    string
+	grace     *time.Timer
+	sessionID string // of the connection that joined or last resumed
 }
 
 func (p *participant) entry() RosterEntry {
@@ -117,8 +118,9 @@ func (r *room) addLocked(c *conn, g Grant) *participant {
 		host:     g.Host,
 		seq:      r.seq,
 		room:     r,
-		presence: PresenceActive,
-		resume:   newID(),
+		presence:  PresenceActive,
+		resume:    newID(),
+		sessionID: c.actor.SessionID,
 	}
 	p.admitted.Store(g.Host)
 	p.conn.Store(c)
@@ -242,6 +244,44 @@ func (h *Hub) expire(p *participant) {
 	h.log.Info("participant removed after grace period", "consultation", r.id, "participant", p.id)
 	h.record(context.Background(), roomEvent(audit.TypeConsultationLeave, p.userID, r.id, "", p,
 		map[string]string{"reason": LeftReasonTimeout}))
+}
+
+// dropRevoked removes the participants in their grace period that match,
+// those of a revoked session or user: they cannot resume, and their media
+// peers, kept for the resume, must stop forwarding at once. Connected
+// participants leave through their revoked connections instead.
+func (h *Hub) dropRevoked(match func(*participant) bool) {
+	h.mu.Lock()
+	rooms := make([]*room, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		rooms = append(rooms, r)
+	}
+	h.mu.Unlock()
+
+	for _, r := range rooms {
+		r.mu.Lock()
+		var gone []*participant
+		for _, p := range r.participants {
+			if p.conn.Load() == nil && match(p) {
+				r.removeLocked(p, LeftReasonRevoked)
+				gone = append(gone, p)
+			}
+		}
+		changed, empty := r.settleLocked()
+		r.mu.Unlock()
+		for _, p := range gone {
+			h.closeMedia(p)
+			h.log.Info("participant in grace period removed: session revoked", "consultation", r.id, "participant", p.id)
+			h.record(context.Background(), roomEvent(audit.TypeConsultationLeave, p.userID, r.id, "", p,
+				map[string]string{"reason": LeftReasonRevoked}))
+		}
+		if changed && !h.closing.Load() {
+			r.syncStatus()
+		}
+		if empty {
+			h.deleteRoom(r)
+		}
+	}
 }
 
 // expireAll ends the grace periods of a room's disconnected participants;
