@@ -111,13 +111,13 @@ func (h *Hub) deleteRoom(r *room) {
 func (r *room) addLocked(c *conn, g Grant) *participant {
 	r.seq++
 	p := &participant{
-		id:       newID(),
-		userID:   c.actor.UserID,
-		device:   c.device,
-		role:     g.Role,
-		host:     g.Host,
-		seq:      r.seq,
-		room:     r,
+		id:        newID(),
+		userID:    c.actor.UserID,
+		device:    c.device,
+		role:      g.Role,
+		host:      g.Host,
+		seq:       r.seq,
+		room:      r,
 		presence:  PresenceActive,
 		resume:    newID(),
 		sessionID: c.actor.SessionID,
