@@ -193,7 +193,7 @@ func (c *conn) offerLocked(p *participant, sdp string) (string, error) {
 	case err == nil:
 		return answer, nil
 	case errors.Is(err, ErrNewMediaSession):
-		c.logger().Info("client started a new media session: replacing its media peer",
+		c.h.logClient(c.logger(), slog.LevelInfo, "client started a new media session: replacing its media peer",
 			"consultation", p.room.id, "participant", p.id)
 		c.h.closeMediaLocked(p)
 		if peer, err = c.h.peerLocked(p); err != nil {
