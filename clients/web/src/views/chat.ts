@@ -7,6 +7,7 @@ import { formatTime, h, replace, statusLine } from '../dom';
 import { DeviceUnavailableError, IdentityChangedError, type ChatMessage, type Conversation, type Messenger } from '../messenger';
 import type { Params, View } from '../router';
 import type { Consultation } from './consultations';
+import { labelPeople, namer, type Person } from '../people';
 
 // maxImageBytes bounds photos sent from the browser, which encrypts them
 // in memory.
@@ -16,6 +17,14 @@ type NameOf = (userId: string) => string;
 
 function capitalize(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+// notSentMessage explains a failed send. The text stays in the box, and
+// the advice to try again is added only when the error does not give it.
+export function notSentMessage(err: unknown): string {
+  const reason = describeError(err);
+  const retry = /try again/i.test(reason) ? '' : ' Try again.';
+  return `Not sent. ${reason} Your text is still in the box.${retry}`;
 }
 
 // mountChat fills panel with the chat of one conversation and returns a
@@ -53,11 +62,18 @@ export async function mountChat(app: App, panel: HTMLElement, conversationId: st
     'div',
     { class: 'row small' },
     ...conv.others().map((u) => {
-      const b = h('button', { type: 'button', class: 'link-button' }, `Safety number with ${nameOf(u)}`);
+      const b = h('button', { type: 'button', class: 'link-button', 'data-peer': u }, `Safety number with ${nameOf(u)}`);
       b.addEventListener('click', () => void showSafety(u));
       return b;
     }),
   );
+  const idNote =
+    conv.others().some((u) => nameOf(u).includes('(…')) &&
+    h(
+      'p',
+      { class: 'muted small' },
+      'Bedside does not share names between accounts, so people are shown by role and the last characters of their account id.',
+    );
 
   replace(
     panel,
@@ -67,6 +83,7 @@ export async function mountChat(app: App, panel: HTMLElement, conversationId: st
       { class: 'muted small' },
       'End-to-end encrypted: messages and photos are locked on this device and only the participants’ devices can unlock them.',
     ),
+    idNote,
     safetyButtons,
     safety,
     list,
@@ -104,7 +121,7 @@ export async function mountChat(app: App, panel: HTMLElement, conversationId: st
       const li = h(
         'li',
         { class: `message${msg.mine ? ' mine' : ''}${msg.error ? ' failed' : ''}`, 'data-message': msg.id },
-        h('div', { class: 'meta' }, `${msg.mine ? 'You' : nameOf(msg.senderUserId)} · ${formatTime(msg.timeMs)}`),
+        h('div', { class: 'meta' }, `${msg.mine ? 'You' : capitalize(nameOf(msg.senderUserId))} · ${formatTime(msg.timeMs)}`),
         msg.error ? h('p', { role: 'alert' }, msg.error) : msg.text && h('p', { class: 'text' }, msg.text),
       );
       for (const a of msg.attachments) {
@@ -129,13 +146,16 @@ export async function mountChat(app: App, panel: HTMLElement, conversationId: st
   }
 
   let fetching: Promise<void> | null = null;
+  const loadError = 'New messages could not be loaded: ';
   async function refresh(): Promise<void> {
     if (fetching) return fetching;
     fetching = (async () => {
       try {
         render(await conv.fetchNew());
+        // A successful load ends a load error, but no other message.
+        if (status.textContent?.startsWith(loadError)) status.set('');
       } catch (err) {
-        status.set(`New messages could not be loaded: ${describeError(err)}`, 'error');
+        status.set(`${loadError}${describeError(err)}`, 'error');
       } finally {
         fetching = null;
       }
@@ -234,11 +254,11 @@ export async function mountChat(app: App, panel: HTMLElement, conversationId: st
       await refresh();
     } catch (err) {
       if (err instanceof IdentityChangedError) {
-        status.set(`Not sent: ${err.message}`, 'error');
+        status.set(`Not sent. ${describeError(err)}`, 'error');
         void showSafety(err.userId);
         return;
       }
-      status.set(`Not sent: ${describeError(err)}. Your text is still in the box; try again.`, 'error');
+      status.set(notSentMessage(err), 'error');
     } finally {
       send.disabled = false;
       text.focus();
@@ -297,9 +317,18 @@ export async function mountChat(app: App, panel: HTMLElement, conversationId: st
   };
 }
 
+// consultationNamer labels a consultation's participants by role and the
+// end of their account id; the call's roster uses the same labels.
+export function consultationNamer(c: Consultation): NameOf {
+  const labels = labelPeople(
+    c.participants.map((p) => ({ userId: p.user_id, role: p.role ?? 'clinician', kind: p.kind })),
+    c.patient_id,
+  );
+  return namer(labels, 'Participant');
+}
+
 export function mountConsultationChat(app: App, panel: HTMLElement, c: Consultation): Promise<() => void> {
-  const roles = new Map(c.participants.map((p) => [p.user_id, p.kind === 'patient' ? 'the patient' : `the ${p.role ?? 'clinician'}`]));
-  return mountChat(app, panel, `consultation:${c.id}`, (u) => roles.get(u) ?? 'a participant');
+  return mountChat(app, panel, `consultation:${c.id}`, consultationNamer(c));
 }
 
 interface ConversationSummary {
@@ -347,14 +376,28 @@ export async function threadsView(app: App): Promise<View> {
   return { el, title: 'Messages' };
 }
 
+// careTeamNamer labels the members of a patient's care thread by their
+// role in the care team. Someone no longer on the team keeps a label with
+// the end of the account id.
+async function careTeamNamer(app: App, patientId: string): Promise<NameOf> {
+  const people: Person[] = [{ userId: patientId, role: 'patient', kind: 'patient' }];
+  try {
+    const team = await app.api.get<{ members: { user_id: string; role: string }[] }>(
+      `/api/v1/patients/${encodeURIComponent(patientId)}/care-team`,
+    );
+    people.push(...team.members.map((m) => ({ userId: m.user_id, role: m.role, kind: 'clinician' })));
+  } catch {
+    // Without the team, members fall back to the generic label below.
+  }
+  return namer(labelPeople(people, patientId), 'Care team member');
+}
+
 export async function threadView(app: App, params: Params): Promise<View> {
   const id = params.id;
   const me = app.session.me!;
   const panel = h('section', { class: 'panel chat', 'aria-labelledby': 'chat-h' });
   const subject = id.startsWith('care:') ? id.slice(5) : '';
-  const staffName = me.role === 'patient' ? 'your care team' : 'a care team member';
-  const nameOf = (u: string) => (u === subject ? 'the patient' : staffName);
-  const dispose = await mountChat(app, panel, id, nameOf);
+  const dispose = await mountChat(app, panel, id, await careTeamNamer(app, subject));
   const el = h(
     'section',
     null,
