@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { quality, routeOf, selectedPair, summarize, type CallSummary, type Stat } from './callstats';
+import { encryptionLabel, quality, qualityLabel, routeOf, selectedPair, summarize, type CallSummary, type Stat } from './callstats';
 
 function report(localType: string, extra: Stat[] = []): Stat[] {
   return [
@@ -84,5 +84,25 @@ describe('quality', () => {
   it('rates from rtt alone without a previous sample', () => {
     expect(quality(null, at(10, 0, 30))).toBe('good');
     expect(quality(null, at(0, 0, null))).toBe('unknown');
+  });
+
+  it.each(['closed', 'failed', 'connecting', ''])('does not rate a transport in DTLS state %j', (state) => {
+    const stalled = { ...at(500, 0, 20), dtlsState: state };
+    expect(quality(at(500, 0, 20), stalled)).toBe('unknown');
+    expect(qualityLabel(quality(at(500, 0, 20), stalled))).not.toMatch(/router/);
+  });
+});
+
+describe('encryptionLabel', () => {
+  it.each([
+    ['connected', 'AES_CM_128_HMAC_SHA1_80', 'Encrypted in transit to the server (DTLS-SRTP, AES_CM_128_HMAC_SHA1_80)'],
+    ['connected', '', 'Encrypted in transit to the server (DTLS-SRTP)'],
+    ['new', '', 'Setting up encryption…'],
+    ['connecting', '', 'Setting up encryption…'],
+    ['failed', '', 'Encryption could not be set up. Reconnecting…'],
+    ['closed', 'AES_CM_128_HMAC_SHA1_80', 'Not connected'],
+    ['', '', 'Not connected'],
+  ])('describes DTLS state %j', (state, cipher, want) => {
+    expect(encryptionLabel(state, cipher)).toBe(want);
   });
 });

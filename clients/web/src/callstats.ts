@@ -118,7 +118,10 @@ export function summarize(stats: Stat[]): CallSummary {
 // apart, from the packet loss in that interval and the round-trip time.
 // The thresholds are estimates of what interactive video tolerates: under
 // 2% loss and 150 ms is good, over 8% loss or 400 ms is poor.
+// A transport that is not connected has no quality to rate: no packets
+// then mean no connection, not a weak network.
 export function quality(prev: CallSummary | null, cur: CallSummary): Quality {
+  if (cur.dtlsState !== 'connected') return 'unknown';
   if (!prev) return cur.rttMs === null ? 'unknown' : rttQuality(cur.rttMs);
   const received = cur.packetsReceived - prev.packetsReceived;
   const lost = cur.packetsLost - prev.packetsLost;
@@ -148,6 +151,22 @@ export function routeLabel(route: Route): string {
       return 'Through the clinic’s relay (TURN)';
     default:
       return 'Connecting…';
+  }
+}
+
+// encryptionLabel describes the transport encryption from the DTLS state
+// (RTCDtlsTransportState: new, connecting, connected, closed, failed).
+export function encryptionLabel(dtlsState: string, srtpCipher: string): string {
+  switch (dtlsState) {
+    case 'connected':
+      return `Encrypted in transit to the server (DTLS-SRTP${srtpCipher ? `, ${srtpCipher}` : ''})`;
+    case 'new':
+    case 'connecting':
+      return 'Setting up encryption…';
+    case 'failed':
+      return 'Encryption could not be set up. Reconnecting…';
+    default:
+      return 'Not connected';
   }
 }
 

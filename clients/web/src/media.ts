@@ -6,7 +6,7 @@
 // when other participants' tracks arrive, and on a collision the browser
 // rolls back its own offer and answers the SFU's.
 
-import type { SignalMessage, Signaling } from './signaling';
+import { SignalError, type SignalMessage, type Signaling } from './signaling';
 import type { Stat } from './callstats';
 
 export interface IceServerConfig {
@@ -136,10 +136,12 @@ export class MediaSession {
 
   private async offer(): Promise<void> {
     if (this.closed) return;
+    let sent = '';
     try {
       await this.pc.setLocalDescription();
       const local = this.pc.localDescription;
       if (!local || local.type !== 'offer') return;
+      sent = local.sdp;
       const reply = await this.sig.request({ type: 'offer', sdp: local.sdp });
       // A colliding SFU offer may have rolled ours back; its answer is then stale.
       if (reply.type === 'answer' && this.pc.signalingState === 'have-local-offer') {
@@ -147,7 +149,14 @@ export class MediaSession {
         await this.flushCandidates();
       }
     } catch (err) {
-      if (!this.closed) this.events.onError(`The call could not be set up: ${errText(err)}`);
+      if (this.closed) return;
+      // Glare: the SFU's crossing offer rolled ours back, and the hub
+      // rejects ours with media-failed. The browser raises
+      // negotiationneeded again once it answered the SFU, so the offer
+      // (an ICE restart too) goes out again without a failure to show.
+      const pending = this.pc.signalingState === 'have-local-offer' && this.pc.localDescription?.sdp === sent;
+      if (err instanceof SignalError && err.code === 'media-failed' && !pending) return;
+      this.events.onError(`The call could not be set up: ${errText(err)}`);
     }
   }
 

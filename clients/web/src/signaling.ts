@@ -39,6 +39,10 @@ export class Signaling {
   private attempt = 0;
   private stopped = false;
   private pingTimer: number | undefined;
+  private reconnectTimer: number | undefined;
+  // authenticatedBefore is set once a connection was authenticated, so the
+  // next authenticated connection announces itself as "reconnected".
+  private authenticatedBefore = false;
   private pingSent = 0;
   private opened: Promise<void> | null = null;
   state: ConnectionState = 'closed';
@@ -78,7 +82,10 @@ export class Signaling {
 
   close(): void {
     this.stopped = true;
+    this.authenticatedBefore = false;
     window.clearInterval(this.pingTimer);
+    window.clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
     this.ws?.close(1000, 'bye');
     this.ws = null;
     this.opened = null;
@@ -153,6 +160,10 @@ export class Signaling {
             this.setState('open');
             this.startPings();
             resolve();
+            // Exactly one "reconnected" per new connection, however many
+            // callers waited for it.
+            if (this.authenticatedBefore) this.emit({ type: 'reconnected' });
+            this.authenticatedBefore = true;
           } else if (msg.type === 'error') {
             reject(new SignalError(String(msg.code), String(msg.message)));
           }
@@ -176,7 +187,12 @@ export class Signaling {
           this.onSessionEnded('revoked');
           return;
         }
-        if (this.stopped || ev.code === closeSuperseded) {
+        if (ev.code === closeSuperseded) {
+          this.setState('closed');
+          this.emit({ type: 'superseded' });
+          return;
+        }
+        if (this.stopped) {
           this.setState('closed');
           return;
         }
@@ -185,19 +201,22 @@ export class Signaling {
     });
   }
 
+  // scheduleReconnect arranges one reconnect attempt. A failed attempt
+  // reaches it twice, from the socket's close event and from the rejected
+  // connect(), so a pending attempt absorbs the second call: otherwise each
+  // failure would double the attempts.
   private scheduleReconnect(): void {
+    if (this.reconnectTimer !== undefined) return;
     this.attempt += 1;
     this.setState('reconnecting');
     // Exponential backoff with jitter, capped at 15 s.
     const delay = Math.min(15000, 500 * 2 ** Math.min(this.attempt, 5)) * (0.5 + Math.random() / 2);
-    window.setTimeout(() => {
+    this.reconnectTimer = window.setTimeout(() => {
+      this.reconnectTimer = undefined;
       if (this.stopped) return;
-      this.connect().then(
-        () => this.emit({ type: 'reconnected' }),
-        () => {
-          if (!this.stopped && this.state !== 'closed') this.scheduleReconnect();
-        },
-      );
+      this.connect().catch(() => {
+        if (!this.stopped && this.state !== 'closed') this.scheduleReconnect();
+      });
     }, delay);
   }
 

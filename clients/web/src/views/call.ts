@@ -4,14 +4,14 @@
 
 import { describeError } from '../api';
 import type { App } from '../app';
-import { qualityLabel, quality, routeLabel, summarize, type CallSummary } from '../callstats';
 import { formatTime, h, replace, statusLine } from '../dom';
 import { MediaSession, mediaErrorMessage, openCamera, type IceServerConfig } from '../media';
 import type { Params, View } from '../router';
 import { roleLabel } from '../session';
 import { SignalError, type SignalMessage } from '../signaling';
 import { isOpen, statusBadge, type Consultation } from './consultations';
-import { mountConsultationChat } from './chat';
+import { consultationNamer, mountConsultationChat } from './chat';
+import { CallFacts } from './callfacts';
 import { appointmentPanel } from './scheduling';
 
 interface RosterEntry {
@@ -47,23 +47,39 @@ function joinErrorMessage(err: unknown, c: Consultation): string {
       case 'forbidden':
         return 'You are not a participant of this consultation.';
       case 'already-joined':
-        return 'You are already in this consultation in another tab or device. Leave there first.';
+        // The hub reports this for a second join on the same connection,
+        // that is from this tab; another tab has a connection of its own.
+        return 'This tab is already in the consultation. Reload the page if the call does not appear.';
     }
   }
   return describeError(err);
+}
+
+// Signaling errors after which the connection is being re-established and
+// the "reconnected" event joins again.
+const connectionLostCodes = new Set(['closed', 'not-connected', 'timeout']);
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
 export async function callView(app: App, params: Params): Promise<View> {
   const c = await app.api.get<Consultation>(`/api/v1/consultations/${encodeURIComponent(params.id)}`);
   const me = app.session.me!;
   const sig = app.signaling();
+  const nameOf = consultationNamer(c);
+  const personOf = (userId: string) => (userId === me.id ? 'You' : capitalize(nameOf(userId)));
+  // cameraStatus shows camera and microphone problems, which last until a
+  // reload. status shows call problems, which every change of the call's
+  // state clears, so no banner outlives the situation it describes.
+  const cameraStatus = statusLine('assertive');
   const status = statusLine('assertive');
   const info = statusLine();
 
   // Video stage.
   const localVideo = h('video', { class: 'local', autoplay: true, playsinline: true, 'aria-label': 'Your camera' });
   localVideo.muted = true;
-  const placeholder = h('div', { class: 'placeholder' }, 'Your camera preview appears here.');
+  const placeholder = h('div', { class: 'placeholder' }, 'Starting your camera…');
   const remoteArea = h('div', { class: 'remote-area' });
   const stage = h('div', { class: 'stage' }, remoteArea, placeholder, localVideo);
 
@@ -74,35 +90,7 @@ export async function callView(app: App, params: Params): Promise<View> {
   const leaveBtn = h('button', { type: 'button', class: 'danger', disabled: true }, 'Leave');
   const controls = h('div', { class: 'controls', role: 'group', 'aria-label': 'Call controls' }, joinBtn, muteBtn, camBtn, leaveBtn);
 
-  // Facts about the connection, from getStats.
-  const fact = (label: string, testid: string, text = '–') => {
-    const dd = h('dd', { 'data-testid': testid }, text);
-    return { dt: h('dt', null, label), dd };
-  };
-  const facts = {
-    call: fact('Call', 'call-encryption', 'Not connected'),
-    messages: fact('Messages', 'message-encryption', 'End-to-end encrypted: only the participants’ devices can read them'),
-    route: fact('Media route', 'media-route', 'Not connected'),
-    quality: fact('Quality', 'call-quality'),
-    rtt: fact('Round trip', 'call-rtt'),
-    video: fact('Video received', 'video-frames', '0 frames'),
-    audio: fact('Audio received', 'audio-packets', '0 packets'),
-  };
-  const factList = h('dl', { class: 'facts' }, ...Object.values(facts).flatMap((f) => [f.dt, f.dd]));
-  const connPanel = h(
-    'section',
-    { class: 'panel', 'aria-labelledby': 'conn-h' },
-    h('h2', { id: 'conn-h' }, 'Connection and encryption'),
-    factList,
-    h(
-      'p',
-      { class: 'small muted' },
-      'Video and sound are encrypted between your device and the clinic’s server (DTLS-SRTP); the server forwards them ' +
-        'to the other participants. ',
-      h('a', { href: '/privacy' }, 'What this means'),
-    ),
-  );
-
+  const facts = new CallFacts();
   const waitingList = h('ul', { class: 'list', 'aria-label': 'Waiting room' });
   const admitPanel = h(
     'section',
@@ -120,13 +108,14 @@ export async function callView(app: App, params: Params): Promise<View> {
     'section',
     null,
     h('div', { class: 'row spread' }, h('h1', null, `Consultation at ${formatTime(c.start)}`), badgeSlot),
+    cameraStatus,
     status,
     info,
     h(
       'div',
       { class: 'call' },
       h('div', null, stage, controls),
-      h('div', null, admitPanel, connPanel, rosterPanel, appointmentPanel(app, c, (u) => setStatus(u.status))),
+      h('div', null, admitPanel, facts.el, rosterPanel, appointmentPanel(app, c, (u) => setStatus(u.status))),
     ),
     chatPanel,
   );
@@ -137,19 +126,27 @@ export async function callView(app: App, params: Params): Promise<View> {
   let local: MediaStream | null = null;
   let media: MediaSession | null = null;
   let joined = false;
+  let joining: Promise<void> | null = null;
   let resumeToken = sessionStorage.getItem(resumeKey) ?? '';
   let statsTimer: number | undefined;
   let connectionLost = false;
-  let prevSummary: CallSummary | null = null;
+  let lastIce: SignalMessage | null = null;
   const offs: (() => void)[] = [];
   const roster = new Map<string, RosterEntry>();
+
+  // enterState records the call's state for the page and the tests and
+  // clears the call problems shown for the previous state.
+  function enterState(state: 'waiting' | 'admitted' | 'left'): void {
+    el.dataset.callState = state;
+    status.set('');
+  }
 
   function renderRoster(): void {
     rosterPanel.hidden = roster.size === 0;
     replace(
       rosterList,
       [...roster.values()].map((r) =>
-        h('li', null, r.user === me.id ? 'You' : roleLabel(r.role), r.host ? ' (host)' : '', r.presence !== 'active' ? ` · ${r.presence}` : ''),
+        h('li', null, personOf(r.user), r.host ? ' (host)' : '', r.presence !== 'active' ? ` · ${r.presence}` : ''),
       ),
     );
   }
@@ -165,21 +162,27 @@ export async function callView(app: App, params: Params): Promise<View> {
       entries.map((w) => {
         const admit = h('button', { type: 'button', class: 'primary' }, `Admit ${roleLabel(w.role).toLowerCase()}`);
         const deny = h('button', { type: 'button' }, 'Turn away');
-        admit.addEventListener('click', () => void hostAction('admit', w.participant));
-        deny.addEventListener('click', () => void hostAction('deny', w.participant));
+        admit.addEventListener('click', () => void hostAction('admit', w));
+        deny.addEventListener('click', () => void hostAction('deny', w));
         return h(
           'li',
           { 'data-participant': w.participant },
-          h('div', { class: 'row spread' }, h('span', null, `${roleLabel(w.role)} waiting`), h('span', { class: 'row' }, admit, deny)),
+          h('div', { class: 'row spread' }, h('span', null, `${capitalize(nameOf(w.user))} is waiting`), h('span', { class: 'row' }, admit, deny)),
         );
       }),
     );
   }
 
-  async function hostAction(type: 'admit' | 'deny', participant: string): Promise<void> {
+  async function hostAction(type: 'admit' | 'deny', w: RosterEntry): Promise<void> {
     try {
-      await sig.request({ type, participant });
-      info.set(type === 'admit' ? 'Admitted.' : 'Turned away.', 'ok');
+      await sig.request({ type, participant: w.participant });
+      const who = nameOf(w.user);
+      info.set(
+        type === 'admit'
+          ? `You let ${who} in. Their video appears here once their connection is ready.`
+          : `You turned ${who} away. They can enter the waiting room again.`,
+        'ok',
+      );
     } catch (err) {
       status.set(describeError(err), 'error');
     }
@@ -204,52 +207,45 @@ export async function callView(app: App, params: Params): Promise<View> {
 
   function startMedia(msg: SignalMessage): void {
     lastIce = msg;
-    media?.close();
+    stopMedia();
     media = new MediaSession(sig, iceServersOf(msg), local, {
       onRemoteStream: showRemote,
       onRemoteStreamGone: hideRemote,
       onConnectionState: (s) => {
-        if (s === 'connected') info.set('Connected.', 'ok');
+        if (s === 'connected') {
+          status.set('');
+          info.set('Connected.', 'ok');
+        }
         if (s === 'disconnected') info.set('The connection is unstable. Trying to recover…', 'info');
         if (s === 'failed') status.set('The media connection failed. Trying again…', 'error');
       },
       onError: (m) => status.set(m, 'error'),
     });
     media.start();
+    placeholder.hidden = remoteArea.querySelector('video') !== null;
     placeholder.textContent = 'Connecting to the others…';
-    window.clearInterval(statsTimer);
     statsTimer = window.setInterval(() => void updateStats(), 1000);
   }
 
+  // stopMedia closes the peer connection, which removes the remote videos,
+  // and resets the connection facts.
+  function stopMedia(): void {
+    window.clearInterval(statsTimer);
+    media?.close();
+    media = null;
+    facts.reset();
+  }
+
   async function updateStats(): Promise<void> {
-    if (!media) return;
-    const s = summarize(await media.stats());
-    const q = quality(prevSummary, s);
-    prevSummary = s;
-    facts.call.dd.textContent =
-      s.dtlsState === 'connected'
-        ? `Encrypted in transit to the server (DTLS-SRTP${s.srtpCipher ? `, ${s.srtpCipher}` : ''})`
-        : s.dtlsState
-          ? `Setting up encryption (${s.dtlsState})`
-          : 'Not connected';
-    facts.call.dd.dataset.state = s.dtlsState;
-    facts.route.dd.textContent = routeLabel(s.route) + (s.localCandidateType ? ` · ${s.localCandidateType}` : '');
-    facts.route.dd.dataset.route = s.route;
-    facts.quality.dd.textContent = qualityLabel(q);
-    facts.quality.dd.className = `quality-${q}`;
-    facts.rtt.dd.textContent = s.rttMs === null ? '–' : `${s.rttMs} ms`;
-    facts.video.dd.textContent =
-      `${s.videoFramesDecoded} frames` + (s.videoWidth ? ` · ${s.videoWidth}×${s.videoHeight} at ${Math.round(s.videoFramesPerSecond)} fps` : '');
-    facts.video.dd.dataset.frames = String(s.videoFramesDecoded);
-    facts.audio.dd.textContent = `${s.audioPacketsReceived} packets` + (s.audioEnergy > 0 ? ' · sound detected' : '');
-    facts.audio.dd.dataset.packets = String(s.audioPacketsReceived);
-    facts.audio.dd.dataset.energy = String(s.audioEnergy);
+    const current = media;
+    if (!current) return;
+    const stats = await current.stats();
+    if (current === media) facts.update(stats);
   }
 
   // reconnectMedia replaces the peer connection after the SFU closed its
   // side: the SFU's next peer has new DTLS keys, so the browser needs a new
   // RTCPeerConnection too, with fresh TURN credentials.
-  let lastIce: SignalMessage | null = null;
   async function reconnectMedia(): Promise<void> {
     info.set('The media connection was lost. Reconnecting…', 'info');
     let ice = lastIce;
@@ -267,42 +263,98 @@ export async function callView(app: App, params: Params): Promise<View> {
     for (const r of entries) roster.set(r.participant, r);
     renderRoster();
     setStatus('in_progress');
-    el.dataset.callState = 'admitted';
+    enterState('admitted');
     info.set('You are in the consultation.', 'ok');
     startMedia(msg);
   }
 
-  async function join(): Promise<void> {
-    status.set('');
+  // onWaiting shows the waiting room. A participant who was in the call
+  // lands here when the hub lost his place, for example in a server
+  // restart, and must be admitted again.
+  function onWaiting(): void {
+    const wasAdmitted = el.dataset.callState === 'admitted';
+    stopMedia();
+    roster.clear();
+    renderRoster();
+    enterState('waiting');
+    info.set(
+      wasAdmitted
+        ? 'You are in the waiting room again: the connection to the clinic was interrupted, so your clinician must let you in again. Keep this page open.'
+        : 'You are in the waiting room. Your clinician will let you in shortly. Keep this page open.',
+      'info',
+    );
+    placeholder.hidden = false;
+    placeholder.textContent = 'Waiting room: your clinician will let you in.';
+  }
+
+  function onJoined(msg: SignalMessage): void {
+    joined = true;
+    resumeToken = String(msg.resume ?? '');
+    if (resumeToken) sessionStorage.setItem(resumeKey, resumeToken);
+    leaveBtn.disabled = false;
+    joinBtn.hidden = true;
+    if (msg.host) renderWaiting((msg.waiting as RosterEntry[] | undefined) ?? []);
+    if (msg.state !== 'admitted') {
+      onWaiting();
+      return;
+    }
+    // The hub kept the SFU peer ("kept", or no media field from a hub
+    // that predates it): restart ICE on the same RTCPeerConnection.
+    // Otherwise start a new one.
+    if (msg.resumed === true && media && msg.media !== 'new') {
+      enterState('admitted');
+      info.set('Reconnected.', 'ok');
+      media.restart();
+      return;
+    }
+    onAdmitted(msg);
+  }
+
+  // join sends one join at a time: a reconnect that arrives while a join
+  // is in flight waits for it instead of sending a second one.
+  function join(): Promise<void> {
+    joining ??= sendJoin().finally(() => (joining = null));
+    return joining;
+  }
+
+  async function sendJoin(): Promise<void> {
     joinBtn.disabled = true;
     try {
       await cameraReady;
       await sig.connect();
-      const msg = await sig.request({ type: 'join', consultation: c.id, ...(resumeToken ? { resume: resumeToken } : {}) });
-      joined = true;
-      resumeToken = String(msg.resume ?? '');
-      if (resumeToken) sessionStorage.setItem(resumeKey, resumeToken);
-      leaveBtn.disabled = false;
-      joinBtn.hidden = true;
-      if (msg.host) renderWaiting((msg.waiting as RosterEntry[] | undefined) ?? []);
-      if (msg.state === 'admitted') {
-        if (msg.resumed && media) media.restart();
-        else onAdmitted(msg);
-      } else {
-        el.dataset.callState = 'waiting';
-        info.set('You are in the waiting room. Your clinician will let you in shortly. Keep this page open.', 'info');
-        placeholder.textContent = 'Waiting room: your clinician will let you in.';
+      const req: SignalMessage = { type: 'join', consultation: c.id };
+      if (resumeToken) {
+        req.resume = resumeToken;
+        // Without a peer connection (after a reload), the kept SFU peer is
+        // of no use: ask for a new one.
+        if (!media) req.media = 'new';
       }
+      onJoined(await sig.request(req));
     } catch (err) {
-      if (resumeToken && err instanceof SignalError && err.code !== 'outside-window') {
-        // The saved place has expired: join afresh once.
+      if (joined && err instanceof SignalError && connectionLostCodes.has(err.code)) {
+        // The "reconnected" event joins again.
+        return;
+      }
+      if (resumeToken && err instanceof SignalError && err.code === 'bad-request') {
+        // A hub that predates resume fields rejects them: join afresh once.
         resumeToken = '';
         sessionStorage.removeItem(resumeKey);
-        return join();
+        return sendJoin();
       }
       joinBtn.disabled = false;
       status.set(joinErrorMessage(err, c), 'error');
     }
+  }
+
+  // endCall drops the local call state: media, roster and the resume token.
+  function endCall(): void {
+    joined = false;
+    resumeToken = '';
+    sessionStorage.removeItem(resumeKey);
+    stopMedia();
+    roster.clear();
+    renderRoster();
+    enterState('left');
   }
 
   function leave(navigate: boolean): void {
@@ -313,13 +365,7 @@ export async function callView(app: App, params: Params): Promise<View> {
         // Offline: the hub drops the participant after its grace period.
       }
     }
-    joined = false;
-    resumeToken = '';
-    sessionStorage.removeItem(resumeKey);
-    el.dataset.callState = 'left';
-    media?.close();
-    media = null;
-    window.clearInterval(statsTimer);
+    endCall();
     if (navigate) app.go('/consultations');
   }
 
@@ -349,7 +395,7 @@ export async function callView(app: App, params: Params): Promise<View> {
       const p = m.participant as RosterEntry;
       roster.delete(p.participant);
       renderRoster();
-      info.set(`${roleLabel(p.role)} left the call.`, 'info');
+      info.set(`${personOf(p.user)} left the call.`, 'info');
     }),
     sig.on('presence', (m) => {
       const p = roster.get(String(m.participant));
@@ -363,15 +409,26 @@ export async function callView(app: App, params: Params): Promise<View> {
     }),
     sig.on('reconnected', () => {
       if (!joined) return;
-      info.set('Reconnected.', 'ok');
+      info.set('Reconnected. Returning to the consultation…', 'info');
       void join();
+    }),
+    sig.on('superseded', () => {
+      // The hub closes a connection with 4010 only when its participant
+      // resumed on another connection, which only a tab holding this tab's
+      // resume token can do: a duplicate of this tab.
+      if (!joined) return;
+      endCall();
+      joinBtn.hidden = false;
+      joinBtn.disabled = false;
+      leaveBtn.disabled = true;
+      status.set('You are already in this consultation in another tab or window, so this tab left the call. Continue there, or join again here.', 'error');
     }),
     sig.onState((s) => {
       if (s === 'reconnecting' && joined) {
         connectionLost = true;
         status.set('The connection to the server was lost. Reconnecting…', 'error');
       }
-      // Clear only the message this handler set, not a camera error.
+      // Clear only the message this handler set.
       if (s === 'open' && connectionLost) {
         connectionLost = false;
         status.set('');
@@ -426,10 +483,12 @@ export async function callView(app: App, params: Params): Promise<View> {
       localVideo.srcObject = stream;
       muteBtn.disabled = stream.getAudioTracks().length === 0;
       camBtn.disabled = stream.getVideoTracks().length === 0;
+      if (!joined) placeholder.textContent = 'Your camera is on: the small picture shows what the others will see.';
     },
     (err: unknown) => {
-      status.set(mediaErrorMessage(err), 'error');
+      cameraStatus.set(mediaErrorMessage(err), 'error');
       localVideo.hidden = true;
+      if (!joined) placeholder.textContent = 'No camera picture. You can still join to see and hear the others.';
     },
   );
 
