@@ -3,6 +3,7 @@
 
 import { describeError } from '../api';
 import type { App } from '../app';
+import { confirmAction, type ConfirmOptions } from '../confirm';
 import { field, formatTime, h, replace, statusLine } from '../dom';
 import type { View } from '../router';
 import { roleLabel, type Account, type Role } from '../session';
@@ -11,6 +12,59 @@ const roles: Role[] = ['patient', 'clinician', 'nurse', 'billing', 'admin'];
 
 const accountStatusClasses: Record<string, string> = { active: 'badge-ok', invited: 'badge-warn' };
 
+// personOf names an account for people: its display name, or its email.
+function personOf(a: Account): string {
+  return a.display_name || a.email;
+}
+
+function articleRole(r: Role | string): string {
+  const label = roleLabel(r).toLowerCase();
+  return /^[aeiou]/.test(label) ? `an ${label}` : `a ${label}`;
+}
+
+// The confirmation dialogs name the person, what changes and that their
+// sessions end, because each of these actions signs them out at once.
+export function roleDialog(a: Account, next: Role): ConfirmOptions {
+  const who = personOf(a);
+  return {
+    title: `Change the role of ${who}?`,
+    paragraphs: [
+      `${who} (${a.email}) changes from ${roleLabel(a.role)} to ${roleLabel(next)}.`,
+      `Every session of ${who} ends now, including a call in progress, and ${who} must sign in again.`,
+    ],
+    confirmLabel: `Change role to ${roleLabel(next)}`,
+    danger: true,
+  };
+}
+
+export function disableDialog(a: Account): ConfirmOptions {
+  const who = personOf(a);
+  return {
+    title: `Disable ${who}?`,
+    paragraphs: [
+      `${who} (${a.email}, ${roleLabel(a.role)}) can no longer sign in.`,
+      `Every session of ${who} ends now, including a call in progress. You can enable the account again later.`,
+    ],
+    confirmLabel: 'Disable account',
+    danger: true,
+  };
+}
+
+export function resetDialog(a: Account): ConfirmOptions {
+  const who = personOf(a);
+  return {
+    title: `Reset two-step sign-in of ${who}?`,
+    paragraphs: [
+      `The authenticator app and recovery codes of ${who} (${a.email}, ${roleLabel(a.role)}) stop working.`,
+      a.role === 'patient'
+        ? `Every session of ${who} ends now. ${who} then signs in with the password alone until setting up two-step sign-in again.`
+        : `Every session of ${who} ends now, and ${who} must set up two-step sign-in again at the next sign-in.`,
+    ],
+    confirmLabel: 'Reset two-step sign-in',
+    danger: true,
+  };
+}
+
 function statusBadgeOf(a: Account): HTMLElement {
   const cls = accountStatusClasses[a.status] ?? 'badge-danger';
   return h('span', { class: `badge ${cls}` }, a.status);
@@ -18,8 +72,9 @@ function statusBadgeOf(a: Account): HTMLElement {
 
 export async function usersView(app: App): Promise<View> {
   const status = statusLine('assertive');
-  const tbody = h('tbody');
+  const tbody = h('tbody', { role: 'rowgroup' });
   const careTeam = h('section', { class: 'panel', hidden: true, 'aria-live': 'polite' });
+  const me = app.session.me!;
   let accounts: Account[] = [];
 
   async function load(): Promise<void> {
@@ -38,11 +93,11 @@ export async function usersView(app: App): Promise<View> {
     render();
   }
 
-  async function act(a: Account, path: string, body?: unknown): Promise<void> {
+  async function act(a: Account, path: string, done: string, body?: unknown): Promise<void> {
     status.set('');
     try {
       await app.api.post(`/api/v1/admin/users/${encodeURIComponent(a.id)}/${path}`, body);
-      status.set(`Updated ${a.email}.`, 'ok');
+      status.set(done, 'ok');
       await load();
     } catch (err) {
       status.set(describeError(err), 'error');
@@ -51,34 +106,83 @@ export async function usersView(app: App): Promise<View> {
 
   function actions(a: Account): HTMLElement {
     const cell = h('div', { class: 'row' });
+    if (a.id === me.id) {
+      // The server rejects these for one's own account, so explain
+      // instead of offering buttons that fail.
+      cell.appendChild(
+        h(
+          'p',
+          { class: 'small muted', 'data-testid': 'own-account' },
+          'This is your account. Another administrator can change its role, disable it or reset its two-step sign-in.',
+        ),
+      );
+      return cell;
+    }
     const add = (label: string, fn: () => void, cls = '') => {
       const b = h('button', { type: 'button', class: cls, 'aria-label': `${label}: ${a.email}` }, label);
       b.addEventListener('click', fn);
       cell.appendChild(b);
     };
-    if (a.status === 'active' || a.status === 'locked') add('Disable', () => void act(a, 'disable'), 'danger');
-    if (a.status === 'disabled') add('Enable', () => void act(a, 'enable'));
-    if (a.status === 'locked') add('Unlock', () => void act(a, 'unlock'));
-    if (a.second_factor) add('Reset two-step sign-in', () => void act(a, 'reset-second-factor'));
+    const who = personOf(a);
+    if (a.status === 'active' || a.status === 'locked') {
+      add('Disable', () => void confirmThen(disableDialog(a), () => act(a, 'disable', `${who} is disabled and signed out everywhere.`)), 'danger');
+    }
+    if (a.status === 'disabled') add('Enable', () => void act(a, 'enable', `${who} can sign in again.`));
+    if (a.status === 'locked') add('Unlock', () => void act(a, 'unlock', `${who} can sign in again.`));
+    if (a.second_factor) {
+      add('Reset two-step sign-in', () =>
+        void confirmThen(resetDialog(a), () => act(a, 'reset-second-factor', `Two-step sign-in of ${who} was reset and ${who} is signed out everywhere.`)),
+      );
+    }
     if (a.role === 'patient') add('Care team', () => void showCareTeam(a));
-    const sel = h('select', { 'aria-label': `Role of ${a.email}` }, ...roles.map((r) => h('option', { value: r, selected: r === a.role }, roleLabel(r))));
-    sel.addEventListener('change', () => void act(a, 'role', { role: sel.value }));
-    cell.appendChild(sel);
+    cell.appendChild(roleControl(a));
     return cell;
   }
 
+  // roleControl changes a role only through its button and a confirmation,
+  // never on the select's change event: arrow keys on a focused select
+  // change its value, and a role change ends the person's sessions.
+  function roleControl(a: Account): HTMLElement {
+    const sel = h(
+      'select',
+      { 'aria-label': `New role for ${a.email}` },
+      ...roles.map((r) => h('option', { value: r, selected: r === a.role }, roleLabel(r))),
+    );
+    const apply = h('button', { type: 'button', 'aria-label': `Apply role to ${a.email}` }, 'Apply role');
+    apply.addEventListener('click', async () => {
+      const next = sel.value as Role;
+      if (next === a.role) {
+        status.set(`${personOf(a)} already has the role ${roleLabel(a.role)}. Choose another role first.`, 'info');
+        sel.focus();
+        return;
+      }
+      const ok = await confirmAction(roleDialog(a, next));
+      if (!ok) {
+        sel.value = a.role;
+        return;
+      }
+      await act(a, 'role', `${personOf(a)} is now ${articleRole(next)} and must sign in again.`, { role: next });
+    });
+    return h('div', { class: 'row role-control' }, sel, apply);
+  }
+
+  async function confirmThen(opts: ConfirmOptions, fn: () => Promise<void>): Promise<void> {
+    if (await confirmAction(opts)) await fn();
+  }
+
   function render(): void {
+    const cell = (label: string, ...children: (Node | string)[]) => h('td', { role: 'cell', 'data-label': label }, ...children);
     replace(
       tbody,
       accounts.map((a) =>
         h(
           'tr',
-          { 'data-user': a.id },
-          h('td', null, h('strong', null, a.display_name || '—'), h('div', { class: 'small muted' }, a.email)),
-          h('td', null, roleLabel(a.role)),
-          h('td', null, statusBadgeOf(a)),
-          h('td', null, a.second_factor ? 'Yes' : 'No'),
-          h('td', null, actions(a)),
+          { 'data-user': a.id, role: 'row' },
+          cell('Name', h('strong', null, a.display_name || '—'), h('div', { class: 'small muted' }, a.email)),
+          cell('Role', roleLabel(a.role)),
+          cell('Status', statusBadgeOf(a)),
+          cell('Two-step', a.second_factor ? 'Yes' : 'No'),
+          cell('Actions', actions(a)),
         ),
       ),
     );
@@ -146,15 +250,17 @@ export async function usersView(app: App): Promise<View> {
     status,
     h(
       'div',
-      { class: 'panel table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Accounts table' },
+      { class: 'panel table-wrap cards', tabindex: '0', role: 'region', 'aria-label': 'Accounts table' },
+      // Explicit roles keep the table semantics when narrow screens show
+      // each row as a card (display: block drops them in some browsers).
       h(
         'table',
-        null,
+        { role: 'table' },
         h('caption', { class: 'visually-hidden' }, 'Accounts'),
         h(
           'thead',
-          null,
-          h('tr', null, h('th', null, 'Name'), h('th', null, 'Role'), h('th', null, 'Status'), h('th', null, 'Two-step'), h('th', null, 'Actions')),
+          { role: 'rowgroup' },
+          h('tr', { role: 'row' }, ...['Name', 'Role', 'Status', 'Two-step', 'Actions'].map((t) => h('th', { scope: 'col', role: 'columnheader' }, t))),
         ),
         tbody,
       ),
@@ -191,6 +297,28 @@ export function invitationsView(app: App): View {
     status,
     h('button', { type: 'submit', class: 'primary' }, 'Create invitation'),
   );
+  let careTeamNote: HTMLElement = h('p');
+
+  // explainCareTeam tells the inviting clinician or nurse whether the
+  // server put them on the new patient's care team. It does so for a new
+  // patient, but a patient invited again keeps the care team he has.
+  async function explainCareTeam(patientId: string): Promise<void> {
+    const note = careTeamNote;
+    let member = false;
+    try {
+      const team = await app.api.get<{ members: { user_id: string }[] }>(
+        `/api/v1/patients/${encodeURIComponent(patientId)}/care-team`,
+      );
+      member = team.members.some((m) => m.user_id === me.id);
+    } catch {
+      // Not a member: the care team is not readable to outsiders.
+    }
+    note.textContent = member
+      ? 'You are on this patient’s care team, so you can book consultations and message the patient once the account is set up.'
+      : 'You are not on this patient’s care team, because the patient already had one. A member of that team or an administrator can add you.';
+    note.hidden = false;
+  }
+
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     status.set('');
@@ -201,6 +329,7 @@ export function invitationsView(app: App): View {
         display_name: name.value.trim(),
       });
       const tokenEl = h('code', { class: 'secret', 'data-testid': 'invitation-token' }, inv.token);
+      careTeamNote = h('p', { class: 'small muted', 'data-testid': 'care-team-note', hidden: true });
       const copy = h('button', { type: 'button' }, 'Copy code');
       copy.addEventListener('click', () => {
         void navigator.clipboard?.writeText(inv.token).then(() => (copy.textContent = 'Copied'));
@@ -219,14 +348,10 @@ export function invitationsView(app: App): View {
             '.',
           ),
           h('p', null, tokenEl, ' ', copy),
-          me.role !== 'admin' &&
-            h(
-              'p',
-              { class: 'small muted' },
-              'To book consultations and message this patient, ask an administrator to add you to the patient’s care team.',
-            ),
+          careTeamNote,
         ),
       );
+      if (me.role !== 'admin' && inv.role === 'patient') void explainCareTeam(inv.account_id);
       email.value = '';
       name.value = '';
     } catch (err) {
