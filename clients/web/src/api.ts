@@ -139,12 +139,22 @@ async function decodeError(res: Response): Promise<ApiError> {
   return new ApiError(res.status, 'http_' + res.status, `The request failed (${res.status} ${res.statusText}).`);
 }
 
-// Turn any thrown value into a sentence for the user.
+// asSentence capitalizes text and ends it with one full stop unless it
+// already ends with a sentence mark, so callers can append more sentences.
+export function asSentence(text: string): string {
+  const t = text.trim();
+  if (!t) return '';
+  const capital = t.charAt(0).toUpperCase() + t.slice(1);
+  return /[.!?…]$/.test(capital) ? capital : `${capital}.`;
+}
+
+// Turn any thrown value into one or more sentences for the user, ending
+// with a full stop.
 export function describeError(err: unknown): string {
   if (err instanceof ApiError) {
     if (err.code === 'unauthenticated') return 'Your session has expired. Sign in again.';
-    return err.message.charAt(0).toUpperCase() + err.message.slice(1);
+    return asSentence(err.message);
   }
-  if (err instanceof Error) return err.message;
-  return String(err);
+  if (err instanceof Error) return asSentence(err.message);
+  return asSentence(String(err));
 }

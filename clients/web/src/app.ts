@@ -9,6 +9,7 @@ import { Signaling } from './signaling';
 import { Messenger } from './messenger';
 import { alertLabel } from './views/admin';
 import { browserName, systemName } from './useragent';
+import { Toasts } from './toasts';
 
 export type Access = 'public' | 'signed-in' | Role[];
 
@@ -19,7 +20,7 @@ export class App {
   main!: HTMLElement;
   nav!: HTMLElement;
   who!: HTMLElement;
-  toasts!: HTMLElement;
+  readonly toasts = new Toasts({ href: '/admin/alerts', noun: 'alert', linkText: 'Open alerts' });
   // notice carries one message to the next screen, such as "session expired".
   notice = '';
   // prefillEmail fills the sign-in form after an invitation was accepted.
@@ -72,11 +73,10 @@ export class App {
     sig.on('session-revoked', () => this.sessionRevoked());
     sig.on('alert', (m) => {
       const a = (m.alert ?? {}) as { type?: string; severity?: string };
-      this.toast(
+      this.toasts.show(
         'Security alert',
-        `${alertLabel(String(a.type ?? 'alert'))} (${a.severity ?? 'unknown'} severity). Open Alerts for details.`,
+        `${alertLabel(String(a.type ?? 'alert'))} (${a.severity ?? 'unknown'} severity).`,
         String(a.severity ?? 'info'),
-        0,
       );
     });
     this.sig = sig;
@@ -132,15 +132,6 @@ export class App {
     await this.session.signOut();
     this.notice = 'You are signed out.';
     this.go('/signin', { replace: true });
-  }
-
-  // Show a short message in the corner; tone "critical" or "high" marks an alert.
-  toast(title: string, body: string, tone = 'info', ms = 10000): void {
-    const close = h('button', { class: 'link-button', type: 'button', 'aria-label': 'Dismiss' }, 'Dismiss');
-    const el = h('div', { class: `toast toast-${tone}`, role: 'status' }, h('strong', null, title), h('p', null, body), close);
-    close.addEventListener('click', () => el.remove());
-    this.toasts.appendChild(el);
-    if (ms > 0) setTimeout(() => el.remove(), ms);
   }
 
   homePath(): string {
@@ -213,6 +204,7 @@ export class App {
   }
 
   private releaseSessionResources(): void {
+    this.toasts.clear();
     const fns = this.disposers;
     this.disposers = [];
     for (const fn of fns) {
@@ -287,14 +279,13 @@ export function mountShell(app: App, root: HTMLElement): void {
   app.nav = h('nav', { class: 'nav', 'aria-label': 'Main' });
   app.who = h('div', { class: 'who row' });
   app.main = h('main', { id: 'main', tabindex: '-1' });
-  app.toasts = h('div', { class: 'toasts', 'aria-live': 'polite' });
   const header = h('header', { class: 'topbar' }, h('a', { class: 'brand', href: '/' }, 'Bedside'), app.nav, app.who);
   const footer = h(
     'footer',
     { class: 'footer' },
     h('a', { href: '/privacy' }, 'How Bedside protects your data'),
   );
-  replace(root, header, app.main, footer, app.toasts);
+  replace(root, header, app.main, footer, app.toasts.el);
   // The skip link targets #main; focus it without changing the route.
   document.querySelector('.skip-link')?.addEventListener('click', (ev) => {
     ev.preventDefault();

@@ -103,6 +103,12 @@ export function statusLine(kind: 'polite' | 'assertive' = 'polite'): HTMLElement
   });
 }
 
+// groupInFours splits a key into groups of four characters for reading
+// aloud or typing: "JBSW Y3DP EHPK 3PXP".
+export function groupInFours(key: string): string {
+  return key.replace(/\s+/g, '').replace(/(.{4})(?=.)/g, '$1 ');
+}
+
 // Format a time for people: "14:05" today, "Mon 3 Mar, 14:05" otherwise.
 export function formatTime(iso: string | number | Date): string {
   const d = new Date(iso);

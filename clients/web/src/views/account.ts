@@ -8,6 +8,7 @@ import type { View } from '../router';
 import { roleLabel } from '../session';
 import { ownDevices, removeOwnDevice } from '../messenger';
 import { describeUserAgent } from '../useragent';
+import { minPasswordLength, passwordHint } from './signin';
 
 interface SessionInfo {
   id: string;
@@ -21,9 +22,8 @@ interface SessionInfo {
 }
 
 function sessionLabel(s: SessionInfo): string {
-  if (s.current) return 'This browser';
-  if (s.user_agent) return describeUserAgent(s.user_agent);
-  return 'Unknown browser';
+  const name = s.user_agent ? describeUserAgent(s.user_agent) : 'Unknown browser';
+  return s.current ? `This browser (${name})` : name;
 }
 
 export async function accountView(app: App): Promise<View> {
@@ -70,12 +70,12 @@ export async function accountView(app: App): Promise<View> {
   // Password change.
   const pwStatus = statusLine('assertive');
   const current = h('input', { type: 'password', autocomplete: 'current-password', required: true });
-  const next = h('input', { type: 'password', autocomplete: 'new-password', required: true, minlength: '12' });
+  const next = h('input', { type: 'password', autocomplete: 'new-password', required: true, minlength: String(minPasswordLength(me.role)) });
   const pwForm = h(
     'form',
     null,
     field('Current password', current),
-    field('New password', next, 'At least 12 characters. A few unrelated words make a strong password.'),
+    field('New password', next, passwordHint(me.role)),
     pwStatus,
     h('button', { type: 'submit', class: 'primary' }, 'Change password'),
   );

@@ -3,7 +3,7 @@
 
 import { ApiError, describeError } from '../api';
 import type { App } from '../app';
-import { field, h, replace, statusLine } from '../dom';
+import { field, groupInFours, h, replace, statusLine } from '../dom';
 import type { View } from '../router';
 import type { Account } from '../session';
 
@@ -39,6 +39,22 @@ function signInError(err: unknown): string {
     }
   }
   return describeError(err);
+}
+
+// minPasswordLength is the server's minimum password length for a role:
+// 8 characters for patients and 12 for staff.
+export function minPasswordLength(role: string): number {
+  return role === 'patient' ? 8 : 12;
+}
+
+// passwordHint states the length rule for role, or both rules when the
+// role is not known yet.
+export function passwordHint(role?: string): string {
+  const advice = 'A few unrelated words make a strong password.';
+  if (role === undefined) {
+    return `At least ${minPasswordLength('patient')} characters, or ${minPasswordLength('clinician')} for clinic staff. ${advice}`;
+  }
+  return `At least ${minPasswordLength(role)} characters. ${advice}`;
 }
 
 function submitButton(label: string): HTMLButtonElement {
@@ -263,7 +279,12 @@ export async function enrollView(app: App): Promise<View> {
           width: '220',
           height: '220',
         }),
-        h('p', { class: 'small' }, 'Or type this key: ', h('code', { class: 'secret', 'data-testid': 'totp-secret' }, enr.secret)),
+        h(
+          'p',
+          { class: 'small' },
+          'Or type this key (the spaces are only for reading): ',
+          h('code', { class: 'secret key-groups', 'data-testid': 'totp-secret' }, groupInFours(enr.secret)),
+        ),
       ),
       h('li', null, 'Type the six-digit code the app shows.'),
     ),
@@ -297,14 +318,22 @@ export function inviteView(app: App): View {
   const status = statusLine('assertive');
   const token = h('input', { type: 'text', name: 'token', autocomplete: 'off', required: true, spellcheck: 'false' });
   const name = h('input', { type: 'text', name: 'name', autocomplete: 'name', maxlength: '100' });
-  const password = h('input', { type: 'password', name: 'password', autocomplete: 'new-password', required: true, minlength: '12' });
+  // The invitation code does not tell the browser the role, so the field
+  // allows the patient minimum and the hint states both rules.
+  const password = h('input', {
+    type: 'password',
+    name: 'password',
+    autocomplete: 'new-password',
+    required: true,
+    minlength: String(minPasswordLength('patient')),
+  });
   const again = h('input', { type: 'password', name: 'password2', autocomplete: 'new-password', required: true });
   const form = h(
     'form',
     null,
     field('Invitation code', token, 'The code your clinic gave you. It works once.'),
     field('Your name', name, 'Shown to your clinic and in conversations. Optional if the clinic already entered it.'),
-    field('New password', password, 'At least 12 characters. A few unrelated words make a strong password.'),
+    field('New password', password, passwordHint()),
     field('New password again', again),
     status,
     submitButton('Create my account'),
