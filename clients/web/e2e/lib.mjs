@@ -208,7 +208,12 @@ export async function newPage(browser, name, viewport, { relayOnly = false, bloc
       };
     });
   }
-  const page = await context.newPage();
+  return watchPage(await context.newPage(), name);
+}
+
+// watchPage names a page for screenshots and records its console errors
+// and uncaught exceptions in page.problems.
+export function watchPage(page, name) {
   page.problems = [];
   page.on('console', (msg) => {
     const text = msg.text();

@@ -5,10 +5,11 @@
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
-  Runner, Server, env, launchBrowser, newPage, screenshotPath, assert, makePng, findSecrets, filesUnder,
+  Runner, Server, env, launchBrowser, newPage, watchPage, screenshotPath, assert, makePng, findSecrets, filesUnder,
   accessibilityProblems,
 } from './lib.mjs';
 import { seed, ApiClient, Totp } from './seed.mjs';
+import { appOrigin } from './origin.mjs';
 
 const out = env('E2E_OUT');
 const server = new Server({
@@ -18,8 +19,15 @@ const server = new Server({
   logPath: join(out, 'server.log'),
 });
 // The app's origin; it differs from the server's only when a development
-// proxy serves the app in front of the server.
-const app = process.env.E2E_APP_URL || server.base;
+// proxy serves the app in front of the server, which CI rejects.
+let app;
+try {
+  app = appOrigin(process.env, server.base);
+} catch (err) {
+  console.log(`FAIL e2e setup\n     ${err.message}`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
 
 const pages = [];
 const runner = new Runner(async (name) => {
@@ -84,14 +92,29 @@ const sent = {
   patient: { text: `It started on Monday, ref ${tag}-p`, image: makePng(48) },
 };
 
+// The embedded TURN server listens on loopback too.
+const serverArgs = ['--turn-udp', '127.0.0.1:3478', '--turn-host', '127.0.0.1'];
+
+// noStaleCallText fails when a call page shows a message that is false in
+// the situation the test created.
+async function noStaleCallText(page) {
+  const text = await page.locator('main').innerText();
+  for (const wrong of ['already in this consultation', 'closer to your router', 'Setting up encryption (']) {
+    assert(!text.includes(wrong), `${page.label} shows ${JSON.stringify(wrong)}:\n${text.slice(0, 600)}`);
+  }
+}
+
+// callProblems returns the visible error banners of a call page.
+async function callProblems(page) {
+  return page.locator('main .status-error:visible').allInnerTexts();
+}
+
 let browser;
 try {
   // The embedded TURN server listens on loopback too. The patient's browser
   // is limited to relayed candidates, as behind a firewall that blocks the
   // media port, so the test covers both routes.
-  await runner.step('server starts with an empty data directory', () =>
-    server.start(['--turn-udp', '127.0.0.1:3478', '--turn-host', '127.0.0.1']),
-  );
+  await runner.step('server starts with an empty data directory', () => server.start(serverArgs));
   await runner.step('chromium starts', async () => {
     browser = await launchBrowser();
   });
@@ -150,6 +173,8 @@ try {
   await runner.step('patient enters the waiting room', async () => {
     await patient.locator(`[data-consultation="${people.consultationId}"] a`).click();
     await patient.getByRole('heading', { name: /Consultation at/ }).waitFor();
+    // The preview is on, so the stage no longer promises it.
+    await patient.getByText('Your camera is on').waitFor();
     const enter = patient.getByRole('button', { name: 'Enter the waiting room' });
     await waitEnabled(enter);
     await enter.click();
@@ -168,6 +193,7 @@ try {
     await shot(clinician, 'admit-panel');
     await admit.click();
     await patient.locator('[data-call-state="admitted"]').waitFor();
+    await clinician.getByText('You let the patient in.').waitFor();
   });
 
   for (const [who, label, wantRoute] of [
@@ -210,6 +236,56 @@ try {
     const after = await growth();
     assert(after < before / 10, `got audio energy growth ${after} after muting, want under a tenth of ${before}`);
     await unmute.click();
+  });
+
+  // A restart drops every room: both browsers reconnect on their own, the
+  // clinician is back in the call and the patient back in the waiting
+  // room, and neither shows a message from before the restart.
+  await runner.step('after a server restart the patient waits and is admitted again', async () => {
+    await server.stop();
+    await server.start(serverArgs);
+    await patient.locator('[data-call-state="waiting"]').waitFor({ timeout: 30000 });
+    await patient.getByText('You are in the waiting room again').waitFor();
+    const admit = clinician.getByRole('button', { name: 'Admit patient' });
+    await admit.waitFor({ timeout: 30000 });
+    for (const page of [clinician, patient]) await noStaleCallText(page);
+    const frames = await patient.getAttribute('[data-testid="video-frames"]', 'data-frames');
+    assert(frames === '0', `got ${frames} video frames in the waiting room, want the count reset to 0`);
+    await shot(patient, 'waiting-again');
+    await admit.click();
+    await patient.locator('[data-call-state="admitted"]').waitFor();
+    for (const page of [clinician, patient]) {
+      await waitForAttr(page, '[data-testid="video-frames"]', 'data-frames', (v) => Number(v) > 10, 30000);
+      await waitForAttr(page, '[data-testid="call-encryption"]', 'data-state', (v) => v === 'connected', 15000);
+      await noStaleCallText(page);
+      const banners = await callProblems(page);
+      assert(banners.length === 0, `${page.label} still shows ${JSON.stringify(banners)} after re-admission`);
+    }
+    await shot(clinician, 'call-after-restart');
+  });
+
+  // A duplicated tab copies sessionStorage, resume token included. Joining
+  // from it takes over the participant, and only then may the first tab
+  // say that the consultation goes on in another tab.
+  await runner.step('a duplicated tab takes over the call and the first tab says so', async () => {
+    const storage = await patient.evaluate(() => JSON.stringify(Object.entries(sessionStorage)));
+    const dup = watchPage(await patient.context().newPage(), 'patient-duplicate');
+    pages.push(dup);
+    await dup.addInitScript((entries) => {
+      for (const [k, v] of JSON.parse(entries)) if (sessionStorage.getItem(k) === null) sessionStorage.setItem(k, v);
+    }, storage);
+    await dup.goto(`${app}/consultations/${people.consultationId}`);
+    const enter = dup.getByRole('button', { name: 'Enter the waiting room' });
+    await waitEnabled(enter);
+    await enter.click();
+    await dup.locator('[data-call-state="admitted"]').waitFor();
+    await patient.getByText('You are already in this consultation in another tab or window').waitFor();
+    await patient.locator('[data-call-state="left"]').waitFor();
+    await waitForAttr(dup, '[data-testid="video-frames"]', 'data-frames', (v) => Number(v) > 10, 30000);
+    await noStaleCallText(dup);
+    await shot(patient, 'superseded');
+    await patient.close();
+    patient = dup;
   });
 
   for (const [from, to] of [
@@ -271,7 +347,7 @@ try {
   await runner.step('patient leaves and the clinician sees the call end', async () => {
     await patient.getByRole('button', { name: 'Leave' }).click();
     await patient.getByRole('heading', { name: 'Consultations' }).waitFor();
-    await clinician.getByText('Patient left the call.').waitFor();
+    await clinician.getByText('The patient left the call.').waitFor();
     await waitForAttr(clinician, '.stage', 'data-remote-streams', (v) => v === '0', 15000);
     await clinician.getByRole('button', { name: 'Leave' }).click();
     await clinician.getByRole('heading', { name: 'Consultations' }).waitFor();
@@ -296,6 +372,8 @@ try {
     await other.waitFor();
     await other.getByRole('button', { name: /^Remove device/ }).click();
     await fresh.getByText('The device was removed.').waitFor();
+    // Patients need 8 characters, not the staff minimum of 12.
+    await fresh.getByText('At least 8 characters.').waitFor();
     await shot(fresh, 'account');
     await fresh.goto(`${app}/consultations/${people.consultationId}`);
     await fresh.getByLabel('Message', { exact: true }).waitFor();
@@ -309,7 +387,7 @@ try {
     await box.fill(text);
     await box.press('Enter');
     await clinician.getByRole('heading', { name: 'The encryption keys of the patient changed' }).waitFor();
-    await clinician.getByText('Not sent:').waitFor();
+    await clinician.getByText('Not sent. This person’s encryption keys changed').waitFor();
     // Messages from the removed device still verify under the old key.
     await clinician.locator('.messages .message:not(.mine) .text', { hasText: sent.patient.text }).waitFor();
     const failed = await clinician.locator('.messages .message.failed').count();
@@ -328,6 +406,10 @@ try {
     await fresh.getByRole('link', { name: 'Messages' }).click();
     await fresh.getByRole('link', { name: 'Your care team' }).click();
     await fresh.getByRole('heading', { name: 'Messages with your care team' }).waitFor();
+    // Without names from the API, each member is told apart by role and
+    // the end of the account id.
+    const safetyWith = `Safety number with Clinician (…${people.clinician.id.slice(-4)})`;
+    await fresh.getByRole('button', { name: safetyWith }).waitFor();
     const box = fresh.getByLabel('Message', { exact: true });
     await box.fill(text);
     await box.press('Enter');
@@ -339,9 +421,23 @@ try {
     await clinician.getByText('1 new').waitFor();
     await thread.click();
     await clinician.locator('.messages .message:not(.mine) .text', { hasText: text }).waitFor({ timeout: 20000 });
+    await clinician.locator('.messages .message:not(.mine) .meta', { hasText: /^The patient · / }).first().waitFor();
     await shot(clinician, 'care-thread');
-    await clinician.close();
+    await shot(fresh, 'care-thread');
     await fresh.close();
+  });
+
+  await runner.step('clinician invites a patient and is told he joined the care team', async () => {
+    await clinician.getByRole('link', { name: 'Invite a patient' }).click();
+    await clinician.getByRole('heading', { name: 'Invitations' }).waitFor();
+    await clinician.getByLabel('Email address').fill(`new.patient.${tag}@example.test`);
+    await clinician.getByRole('button', { name: 'Create invitation' }).click();
+    await clinician.locator('[data-testid="invitation-token"]').waitFor();
+    await clinician.getByText('You are on this patient’s care team').waitFor();
+    const text = await clinician.locator('main').innerText();
+    assert(!text.includes('ask an administrator'), 'the invitation page still sends the clinician to an administrator');
+    await shot(clinician, 'invitation');
+    await clinician.close();
   });
 
   await runner.step('nurse accepts her invitation and enrolls TOTP from the QR page', async () => {
@@ -349,6 +445,7 @@ try {
     pages.push(nurse);
     const p = people.nurse;
     await nurse.goto(`${app}/invite`);
+    await nurse.getByText('At least 8 characters, or 12 for clinic staff.').waitFor();
     await nurse.getByLabel('Invitation code').fill(people.nurseToken);
     await nurse.getByLabel('Your name').fill(p.name);
     await nurse.getByLabel('New password', { exact: true }).fill(p.password);
@@ -365,7 +462,9 @@ try {
     const qrWidth = await qr.evaluate((el) => /** @type {HTMLImageElement} */ (el).naturalWidth);
     assert(qrWidth >= 100, `got a QR code image ${qrWidth}px wide, want a rendered image`);
     await shot(nurse, 'enroll');
-    p.totp = new Totp(await nurse.locator('[data-testid="totp-secret"]').innerText());
+    const key = await nurse.locator('[data-testid="totp-secret"]').innerText();
+    assert(/^[A-Z2-7]{4}( [A-Z2-7]{1,4})+$/.test(key), `got the key ${JSON.stringify(key)}, want groups of four`);
+    p.totp = new Totp(key);
     await nurse.getByLabel('Six-digit code from the app').fill(await p.totp.code());
     await nurse.getByRole('button', { name: 'Confirm' }).click();
     await nurse.getByRole('heading', { name: 'Save your recovery codes' }).waitFor();
@@ -397,7 +496,7 @@ try {
   });
 
   let admin;
-  await runner.step('admin signs in and sees users and the audit trail', async () => {
+  await runner.step('admin signs in and sees the users', async () => {
     admin = await newPage(browser, 'admin', { width: 1280, height: 900 });
     pages.push(admin);
     await signIn(admin, people.admin);
@@ -406,6 +505,73 @@ try {
       await admin.locator('tbody').getByText(people[who].email, { exact: true }).waitFor();
     }
     await shot(admin, 'users');
+  });
+
+  // A role change ends the person's sessions, so it takes the Apply role
+  // button and a confirmation; keys on the select change nothing.
+  await runner.step('admin changes a role only after confirming it', async () => {
+    const email = people.nurse.email;
+    const accountOf = async (address) => {
+      const { users } = await people.adminClient.call('GET', '/api/v1/admin/users?limit=500');
+      return users.find((u) => u.email === address);
+    };
+    const row = admin.locator('tbody tr', { hasText: email });
+    const select = row.getByLabel(`New role for ${email}`);
+    await select.focus();
+    await admin.keyboard.press('ArrowUp');
+    await select.selectOption('clinician');
+    await new Promise((r) => setTimeout(r, 1000));
+    let role = (await accountOf(email)).role;
+    assert(role === 'nurse', `got role ${role} after choosing in the select, want nurse until applied`);
+
+    await row.getByRole('button', { name: `Apply role to ${email}` }).click();
+    const dialog = admin.getByRole('dialog');
+    await dialog.waitFor();
+    const dialogText = await dialog.innerText();
+    for (const want of ['Nurse Joy', email, 'from Nurse to Clinician', 'ends now']) {
+      assert(dialogText.includes(want), `the role dialog does not contain ${JSON.stringify(want)}:\n${dialogText}`);
+    }
+    const focused = await dialog.getByRole('button', { name: 'Cancel' }).evaluate((el) => el === document.activeElement);
+    assert(focused, 'the role dialog did not put focus on Cancel');
+    await shot(admin, 'confirm-role');
+    await admin.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    role = (await accountOf(email)).role;
+    assert(role === 'nurse', `got role ${role} after cancelling, want nurse`);
+
+    for (const [next, label] of [['clinician', 'Clinician'], ['nurse', 'Nurse']]) {
+      await row.getByLabel(/^New role for/).selectOption(next);
+      await row.getByRole('button', { name: `Apply role to ${email}` }).click();
+      await dialog.getByRole('button', { name: `Change role to ${label}` }).click();
+      await admin.getByText(`Nurse Joy is now a ${label.toLowerCase()}`).waitFor();
+      role = (await accountOf(email)).role;
+      assert(role === next, `got role ${role} after confirming, want ${next}`);
+    }
+
+    await row.getByRole('button', { name: `Disable: ${email}` }).click();
+    await dialog.getByText('can no longer sign in').waitFor();
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    const status = (await accountOf(email)).status;
+    assert(status === 'active', `got status ${status} after cancelling Disable, want active`);
+
+    const own = admin.locator('tbody tr', { hasText: people.admin.email });
+    await own.getByText('This is your account.').waitFor();
+    const ownButtons = await own.getByRole('button').count();
+    assert(ownButtons === 0, `got ${ownButtons} buttons on the admin's own row, want 0`);
+  });
+
+  await runner.step('users page shows cards on a phone-sized screen', async () => {
+    await admin.setViewportSize({ width: 390, height: 844 });
+    const overflow = await admin.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert(overflow <= 0, `the users page is ${overflow}px wider than a 390px screen`);
+    const wrap = await admin.locator('.table-wrap').evaluate((el) => el.scrollWidth - el.clientWidth);
+    assert(wrap <= 0, `the users list scrolls ${wrap}px sideways on a 390px screen`);
+    await shot(admin, 'users-phone');
+    await admin.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  await runner.step('admin reads the audit trail', async () => {
     await admin.getByRole('link', { name: 'Audit trail' }).click();
     await admin.getByRole('heading', { name: 'Audit trail' }).waitFor();
     const rows = await admin.locator('tbody tr').count();
@@ -418,7 +584,7 @@ try {
   });
 
   await runner.step('admin sees a failed-login alert arrive live', async () => {
-    await admin.getByRole('link', { name: 'Alerts' }).click();
+    await admin.getByRole('link', { name: 'Alerts', exact: true }).click();
     await admin.getByText('Live: new alerts appear here at once.').waitFor();
     const before = await admin.locator('li[data-alert]').count();
     const anon = new ApiClient(server.base);
@@ -435,6 +601,21 @@ try {
     assert(after > before, `got ${after} alerts after six failed sign-ins, want more than ${before}`);
     await admin.locator('.toast').first().waitFor();
     await shot(admin, 'alerts');
+  });
+
+  // Notices collapse into a counter after a few seconds, so they never
+  // cover much of a phone screen.
+  await runner.step('alert notices collapse into a counter', async () => {
+    await admin.setViewportSize({ width: 390, height: 844 });
+    const count = admin.locator('[data-testid="toast-count"]');
+    await count.waitFor({ timeout: 15000 });
+    assert(/^\d+ new alerts?$/.test(await count.innerText()), `got counter ${await count.innerText()}`);
+    const open = await admin.locator('.toast:not(.toast-counter)').count();
+    assert(open <= 1, `got ${open} open notices, want at most 1`);
+    const box = await admin.locator('.toasts').boundingBox();
+    assert(box !== null, 'the notices have no bounding box');
+    assert(box.height < 844 / 4, `the notices are ${box.height}px high on an 844px screen, want under a quarter`);
+    await shot(admin, 'alerts-phone');
   });
 
   await runner.check('no serious accessibility violations on any screen', async () => {
