@@ -11,7 +11,9 @@
 // DeviceRequest that the first device certifies with
 // Client.ApproveDevice. Then Client.Send, Client.Read,
 // Client.UploadAttachment and Client.DownloadAttachment exchange
-// messages, and Client.Call joins a consultation.
+// messages, and Client.Call joins a consultation. A call whose WebSocket
+// drops reconnects, resumes its participant and restarts ICE on its
+// PeerConnection when the server kept the media session.
 //
 // Trust: the client pins each correspondent's identity key on first use
 // and the last device list it accepted, in the state file. A changed
