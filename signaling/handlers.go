@@ -46,11 +46,15 @@ func (c *conn) handleJoin(m *JoinMessage) error {
 		}
 	}
 	resumed := p != nil
-	media := MediaNew
+	var kept *signaler
 	if resumed {
-		media = c.resumeLocked(p, m.Media == MediaNew)
+		kept = c.resumeLocked(p, m.Media == MediaNew)
 	} else {
 		p = r.addLocked(c, grant)
+	}
+	media := MediaNew
+	if kept != nil {
+		media = MediaKept
 	}
 	c.sendJoinedLocked(r, p, m.ID, resumed, media)
 	if resumed {
@@ -59,6 +63,9 @@ func (c *conn) handleJoin(m *JoinMessage) error {
 		p.conn.Store(c)
 	} else {
 		r.announceLocked(p)
+	}
+	if kept != nil && kept.closed.Load() {
+		kept.noticeClosed(c)
 	}
 	changed := r.updateStatusLocked()
 	r.mu.Unlock()
@@ -88,13 +95,13 @@ func (c *conn) logJoin(r *room, p *participant, resumed bool, media string) {
 	c.h.recordRoom(c, audit.TypeConsultationJoin, r.id, p, map[string]string{"state": state, "resumed": boolString(resumed)})
 }
 
-// resumeLocked moves p to c and returns whether p's media session survives
-// (MediaKept or MediaNew). The caller sends joined and then attaches c
-// with p.conn.Store, and closes p's media after unlocking the room when it
-// does not survive. An older connection still attached to p is closed with
-// CloseSuperseded. The participant keeps its device label and role from
-// its first join.
-func (c *conn) resumeLocked(p *participant, wantNewMedia bool) string {
+// resumeLocked moves p to c and returns the signaler of p's media peer
+// when the media session survives, nil otherwise. The caller sends joined
+// and then attaches c with p.conn.Store, and closes p's media after
+// unlocking the room when it does not survive. An older connection still
+// attached to p is closed with CloseSuperseded. The participant keeps its
+// device label and role from its first join.
+func (c *conn) resumeLocked(p *participant, wantNewMedia bool) *signaler {
 	r := p.room
 	r.stopGraceLocked(p)
 	if old := p.conn.Load(); old != nil {

@@ -33,6 +33,8 @@ type signaler struct {
 	// on, nil when the participant was disconnected. An offer queued on an
 	// earlier connection never reached the current one.
 	offeredTo atomic.Pointer[conn]
+	// closedTo is the last connection told that the SFU closed the peer.
+	closedTo atomic.Pointer[conn]
 }
 
 // usable reports whether the peer can serve the client's next message.
@@ -60,7 +62,23 @@ func (s *signaler) Closed(reason error) {
 	s.closed.Store(true)
 	s.p.room.h.log.Info("media peer closed by the SFU",
 		"consultation", s.p.room.id, "participant", s.p.id, "err", reason)
-	s.deliver(TypeMediaClosed, MediaClosedMessage{Header: Header{Type: TypeMediaClosed}})
+	s.noticeClosed(s.p.conn.Load())
+}
+
+// noticeClosed sends media-closed to c unless c was told already. A resume
+// that kept this peer calls it too, after attaching its connection, for a
+// peer the SFU closed between the decision to keep it and the attachment:
+// Closed then saw no connection or the old one. Go's atomics are
+// sequentially consistent, so one of the two calls sees the new connection
+// and the closed flag.
+func (s *signaler) noticeClosed(c *conn) {
+	p := s.p
+	if c == nil || s.detached.Load() || p.gone.Load() || !p.admitted.Load() {
+		return
+	}
+	if s.closedTo.Swap(c) != c {
+		c.sendJSON(TypeMediaClosed, MediaClosedMessage{Header: Header{Type: TypeMediaClosed}})
+	}
 }
 
 // deliver queues a message on the participant's current connection and
@@ -120,22 +138,23 @@ func (h *Hub) closeMediaLocked(p *participant) {
 	m.sig.Store(nil)
 }
 
-// resumeMediaLocked decides whether p's media session survives a resume
-// and returns MediaKept or MediaNew. The session survives when the SFU peer
-// is still open and the client did not ask for a new one. Otherwise the
-// peer is detached at once, so none of its messages reach the new
-// connection, and the caller must call closeMedia after unlocking the
-// room. The caller holds p.room.mu but not p.media.mu.
-func (p *participant) resumeMediaLocked(wantNew bool) string {
+// resumeMediaLocked decides whether p's media session survives a resume.
+// It returns the signaler of the kept peer, or nil for a new session. The
+// session survives when the SFU peer is still open and the client did not
+// ask for a new one. Otherwise the peer is detached at once, so none of its
+// messages reach the new connection, and the caller must call closeMedia
+// after unlocking the room. The caller holds p.room.mu but not
+// p.media.mu.
+func (p *participant) resumeMediaLocked(wantNew bool) *signaler {
 	sig := p.media.sig.Load()
 	if sig == nil {
-		return MediaNew
+		return nil
 	}
 	if wantNew || !sig.usable() {
 		sig.detached.Store(true)
-		return MediaNew
+		return nil
 	}
-	return MediaKept
+	return sig
 }
 
 // withMedia runs fn for c's participant, which must be admitted, while
