@@ -193,7 +193,7 @@ try {
     await shot(clinician, 'admit-panel');
     await admit.click();
     await patient.locator('[data-call-state="admitted"]').waitFor();
-    await clinician.getByText('You let the patient in.').waitFor();
+    await clinician.getByText('The patient joined the call.').waitFor();
   });
 
   for (const [who, label, wantRoute] of [

@@ -135,10 +135,11 @@ export async function callView(app: App, params: Params): Promise<View> {
   const roster = new Map<string, RosterEntry>();
 
   // enterState records the call's state for the page and the tests and
-  // clears the call problems shown for the previous state.
+  // clears the messages shown for the previous state.
   function enterState(state: 'waiting' | 'admitted' | 'left'): void {
     el.dataset.callState = state;
     status.set('');
+    info.set('');
   }
 
   function renderRoster(): void {
@@ -177,12 +178,12 @@ export async function callView(app: App, params: Params): Promise<View> {
     try {
       await sig.request({ type, participant: w.participant });
       const who = nameOf(w.user);
-      info.set(
-        type === 'admit'
-          ? `You let ${who} in. Their video appears here once their connection is ready.`
-          : `You turned ${who} away. They can enter the waiting room again.`,
-        'ok',
-      );
+      if (type === 'deny') {
+        info.set(`You turned ${who} away. They can enter the waiting room again.`, 'ok');
+      } else if (!roster.has(w.participant)) {
+        // participant-joined, which may come before this reply, says more.
+        info.set(`You let ${who} in. Their video appears here once their connection is ready.`, 'ok');
+      }
     } catch (err) {
       status.set(describeError(err), 'error');
     }
@@ -390,6 +391,7 @@ export async function callView(app: App, params: Params): Promise<View> {
       const p = m.participant as RosterEntry;
       roster.set(p.participant, p);
       renderRoster();
+      if (p.user !== me.id) info.set(`${personOf(p.user)} joined the call.`, 'ok');
     }),
     sig.on('participant-left', (m) => {
       const p = m.participant as RosterEntry;
