@@ -190,8 +190,28 @@ export async function launchBrowser() {
 // relayOnly limits the page's peer connections to TURN relay candidates,
 // which is what a network that blocks the media port leaves. blockCamera
 // makes getUserMedia fail as when the user denied camera access.
-export async function newPage(browser, name, viewport, { relayOnly = false, blockCamera = false } = {}) {
+// dropSockets lets the test close the page's WebSockets with
+// window.dropSockets(), as a network drop would, while media goes on.
+export async function newPage(browser, name, viewport, { relayOnly = false, blockCamera = false, dropSockets = false } = {}) {
   const context = await browser.newContext({ viewport, permissions: ['camera', 'microphone'] });
+  if (dropSockets) {
+    await context.addInitScript(() => {
+      const Native = window.WebSocket;
+      const open = new Set();
+      window.WebSocket = class extends Native {
+        constructor(...args) {
+          super(...args);
+          open.add(this);
+          this.addEventListener('close', () => open.delete(this));
+        }
+      };
+      window.dropSockets = () => {
+        const n = open.size;
+        for (const ws of open) ws.close(4000, 'test drop');
+        return n;
+      };
+    });
+  }
   if (blockCamera) {
     await context.addInitScript(() => {
       navigator.mediaDevices.getUserMedia = () =>

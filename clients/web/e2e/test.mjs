@@ -153,7 +153,7 @@ try {
 
   let clinician, patient;
   await runner.step('clinician signs in with password and TOTP', async () => {
-    clinician = await newPage(browser, 'clinician', { width: 1280, height: 900 });
+    clinician = await newPage(browser, 'clinician', { width: 1280, height: 900 }, { dropSockets: true });
     pages.push(clinician);
     await signIn(clinician, people.clinician);
     await clinician.getByRole('heading', { name: 'My day' }).waitFor();
@@ -262,6 +262,29 @@ try {
       assert(banners.length === 0, `${page.label} still shows ${JSON.stringify(banners)} after re-admission`);
     }
     await shot(clinician, 'call-after-restart');
+  });
+
+  // A dropped WebSocket leaves media alone: the hub keeps the SFU peer
+  // through its grace period, and the browser resumes with an ICE restart
+  // on the same peer connection, so the frame count goes on from where it
+  // was instead of starting again at 0.
+  await runner.step('a dropped connection resumes the same media session', async () => {
+    const kept = async () => {
+      const text = await (await fetch(`${server.base}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith('bedside_signaling_resumes_total{media="kept"}'));
+      return line ? Number(line.split(' ').pop()) : 0;
+    };
+    const keptBefore = await kept();
+    const framesBefore = Number(await clinician.getAttribute('[data-testid="video-frames"]', 'data-frames'));
+    const dropped = await clinician.evaluate(() => window.dropSockets());
+    assert(dropped === 1, `closed ${dropped} WebSockets, want the page's one`);
+    await clinician.getByText('Reconnected.', { exact: true }).waitFor({ timeout: 30000 });
+    const keptAfter = await kept();
+    assert(keptAfter === keptBefore + 1, `got ${keptAfter} resumes with media kept, want ${keptBefore + 1}`);
+    await waitForAttr(clinician, '[data-testid="video-frames"]', 'data-frames', (v) => Number(v) > framesBefore + 10, 15000);
+    await noStaleCallText(clinician);
+    const banners = await callProblems(clinician);
+    assert(banners.length === 0, `clinician still shows ${JSON.stringify(banners)} after the resume`);
   });
 
   // A duplicated tab copies sessionStorage, resume token included. Joining

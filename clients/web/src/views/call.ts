@@ -389,9 +389,12 @@ export async function callView(app: App, params: Params): Promise<View> {
     }),
     sig.on('participant-joined', (m) => {
       const p = m.participant as RosterEntry;
+      // A resumed host hears again about everyone in the call: announce
+      // only people who are new to the roster.
+      const isNew = !roster.has(p.participant);
       roster.set(p.participant, p);
       renderRoster();
-      if (p.user !== me.id) info.set(`${personOf(p.user)} joined the call.`, 'ok');
+      if (isNew && p.user !== me.id) info.set(`${personOf(p.user)} joined the call.`, 'ok');
     }),
     sig.on('participant-left', (m) => {
       const p = m.participant as RosterEntry;
