@@ -358,6 +358,18 @@ export async function callView(app: App, params: Params): Promise<View> {
     enterState('left');
   }
 
+  // outOfRoom ends the call after the hub took this participant out of
+  // the room (denied, removed, or resumed elsewhere). No leave is sent,
+  // and the participant may join again.
+  function outOfRoom(message: string): void {
+    if (!joined) return;
+    endCall();
+    joinBtn.hidden = false;
+    joinBtn.disabled = false;
+    leaveBtn.disabled = true;
+    status.set(message, 'error');
+  }
+
   function leave(navigate: boolean): void {
     if (joined) {
       try {
@@ -375,14 +387,10 @@ export async function callView(app: App, params: Params): Promise<View> {
       if (m.consultation === c.id) onAdmitted(m);
     }),
     sig.on('denied', (m) => {
-      if (m.consultation !== c.id) return;
-      leave(false);
-      status.set('The clinician could not see you now. Contact the clinic to arrange another time.', 'error');
+      if (m.consultation === c.id) outOfRoom('The clinician could not see you now. Contact the clinic to arrange another time.');
     }),
     sig.on('removed', (m) => {
-      if (m.consultation !== c.id) return;
-      leave(false);
-      status.set('You were removed from the consultation.', 'error');
+      if (m.consultation === c.id) outOfRoom('You were removed from the consultation.');
     }),
     sig.on('waiting-list', (m) => {
       if (m.consultation === c.id) renderWaiting((m.waiting as RosterEntry[]) ?? []);
@@ -421,12 +429,7 @@ export async function callView(app: App, params: Params): Promise<View> {
       // The hub closes a connection with 4010 only when its participant
       // resumed on another connection, which only a tab holding this tab's
       // resume token can do: a duplicate of this tab.
-      if (!joined) return;
-      endCall();
-      joinBtn.hidden = false;
-      joinBtn.disabled = false;
-      leaveBtn.disabled = true;
-      status.set('You are already in this consultation in another tab or window, so this tab left the call. Continue there, or join again here.', 'error');
+      outOfRoom('You are already in this consultation in another tab or window, so this tab left the call. Continue there, or join again here.');
     }),
     sig.onState((s) => {
       if (s === 'reconnecting' && joined) {
