@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -120,6 +121,17 @@ func (c Config) Validate() error {
 	}
 	if err := c.Auth.Validate(); err != nil {
 		return err
+	}
+	// The SFU keeps a disconnected participant's peer for the resume grace
+	// period, so an SFU offer sent meanwhile must not time out before that
+	// period ends.
+	answerTimeout := cmp.Or(c.Media.AnswerTimeout, sfu.DefaultAnswerTimeout)
+	resumeGrace := cmp.Or(c.Signaling.ResumeGrace, signaling.DefaultResumeGrace)
+	if answerTimeout < resumeGrace {
+		return fmt.Errorf("invalid media AnswerTimeout %s: it must be at least the signaling ResumeGrace %s, "+
+			"or the SFU drops the media peer of a reconnecting participant whose offer went unanswered "+
+			"before the participant can resume; raise AnswerTimeout or lower ResumeGrace",
+			answerTimeout, resumeGrace)
 	}
 	if chunk := c.Messaging.MaxChunkBytes; chunk > c.MaxBodyBytes {
 		return fmt.Errorf("invalid --max-body-bytes %d: attachment chunks of up to %d bytes need at least that much",

@@ -35,6 +35,14 @@ func TestConfigValidate(t *testing.T) {
 		{"zero shutdown", func(c *Config) { c.ShutdownTimeout = 0 }, "invalid --shutdown-timeout"},
 		{"huge shutdown", func(c *Config) { c.ShutdownTimeout = time.Hour }, "invalid --shutdown-timeout"},
 		{"tiny body limit", func(c *Config) { c.MaxBodyBytes = 10 }, "invalid --max-body-bytes"},
+		{"answer timeout below resume grace", func(c *Config) { c.Media.AnswerTimeout = 10 * time.Second },
+			"must be at least the signaling ResumeGrace 15s"},
+		{"resume grace above answer timeout", func(c *Config) { c.Signaling.ResumeGrace = 20 * time.Second },
+			"invalid media AnswerTimeout 15s"},
+		{"answer timeout equal to resume grace", func(c *Config) {
+			c.Media.AnswerTimeout = 20 * time.Second
+			c.Signaling.ResumeGrace = 20 * time.Second
+		}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
