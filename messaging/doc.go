@@ -8,8 +8,9 @@
 // Build a Service with New, add its endpoints with Service.Register, run
 // retention with Service.Start and stop it with Service.Close. The clinic
 // decides access and supplies conversation members through a Directory
-// (ClinicDirectory adapts *clinic.Service); the signaling hub learns of new
-// messages through a Notifier.
+// (ClinicDirectory adapts *clinic.Service), the accounts supply members'
+// display names and roles through Names, and the signaling hub learns of
+// new messages through a Notifier.
 //
 // Sending checks, in order: the calling device (DeviceHeader) is a current
 // device of the signed-in user; the policy lets the user post; the body is

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -175,12 +176,15 @@ func newHarness(t testing.TB, cfg Config) *harness {
 		t.Fatal(err)
 	}
 	h.svc, err = New(cfg, Deps{DB: db, DataDir: dir, Directory: ClinicDirectory{Clinic: cl, DB: db},
-		Notifier: h.notes, Audit: h.audit, Logger: logger, Now: h.clock.Now})
+		Names: storeNames{db}, Notifier: h.notes, Audit: h.audit, Logger: logger, Now: h.clock.Now})
 	if err != nil {
 		t.Fatalf("messaging.New: %v", err)
 	}
 	t.Cleanup(func() { h.svc.Close() })
 	if err := seedClinic(db, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := seedAccounts(db, h.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 
@@ -214,6 +218,41 @@ func testAuth(actors map[string]policy.Actor, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// storeNames reads display names and roles from the account records, as
+// the server's adapter over auth.Service does.
+type storeNames struct{ db *store.DB }
+
+func (n storeNames) DisplayNames(_ context.Context, ids []string) (map[string]Person, error) {
+	out := make(map[string]Person, len(ids))
+	for _, id := range ids {
+		a, err := n.db.Account(id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[id] = Person{DisplayName: a.DisplayName, Role: policy.Role(a.Role)}
+	}
+	return out, nil
+}
+
+// seedAccounts stores the accounts of the patient and the clinician with
+// display names and emails. The nurse has no account record, as after a
+// deletion.
+func seedAccounts(db *store.DB, now time.Time) error {
+	for _, a := range []store.Account{
+		{ID: patientID, Email: "pat@example.org", DisplayName: "Pat Doe", Role: string(policy.RolePatient)},
+		{ID: clinicianID, Email: "dr.lee@example.org", DisplayName: "Dr Lee", Role: string(policy.RoleClinician)},
+	} {
+		a.Status, a.CreatedAt, a.UpdatedAt = "active", now, now
+		if err := db.CreateAccount(&a); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // seedClinic stores consultation cons1 of the patient with the clinician,

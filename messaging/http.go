@@ -31,6 +31,7 @@ func (s *Service) Register(rt *api.Router) {
 		s.handle(policy.ActionConversationDelete, s.handleDeleteConversation))
 	rt.HandleFunc("POST /api/v1/conversations/{id}/messages", s.handle(policy.ActionConversationPost, s.handleSend))
 	rt.HandleFunc("GET /api/v1/conversations/{id}/messages", s.handle(read, s.handleFetch))
+	rt.HandleFunc("GET /api/v1/conversations/{id}/members", s.handle(read, s.handleMembers))
 	rt.HandleFunc("POST /api/v1/conversations/{id}/delivered", s.handle(read, s.handleDelivered))
 	rt.HandleFunc("POST /api/v1/conversations/{id}/read", s.handle(read, s.handleRead))
 

@@ -46,7 +46,8 @@ func testServerMain(dir string) error {
 	if err != nil {
 		return err
 	}
-	svc, err := New(Config{}, Deps{DB: db, DataDir: dir, Directory: ClinicDirectory{Clinic: cl, DB: db}})
+	svc, err := New(Config{}, Deps{DB: db, DataDir: dir, Directory: ClinicDirectory{Clinic: cl, DB: db},
+		Names: storeNames{db}})
 	if err != nil {
 		return err
 	}

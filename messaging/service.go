@@ -138,14 +138,16 @@ type Notifier interface {
 	NotifyMessage(userIDs []string, conversationID, messageID string)
 }
 
-// Deps are the service's collaborators. DB, DataDir and Directory are
-// required.
+// Deps are the service's collaborators. DB, DataDir, Directory and Names
+// are required.
 type Deps struct {
 	DB *store.DB
 	// DataDir is the server's data directory; attachments are stored in
 	// DataDir/attachments.
 	DataDir   string
 	Directory Directory
+	// Names supplies the display names and roles of conversation members.
+	Names Names
 	// Notifier receives the ids of new messages; nil notifies nobody.
 	Notifier Notifier
 	// Audit receives message, device and attachment events; nil discards
@@ -165,6 +167,7 @@ type Service struct {
 	cfg       Config
 	db        *store.DB
 	dir       Directory
+	names     Names
 	notifier  Notifier
 	audit     audit.Recorder
 	log       *slog.Logger
@@ -198,6 +201,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("%w: Deps.DataDir is required", ErrInvalidConfig)
 	case deps.Directory == nil:
 		return nil, fmt.Errorf("%w: Deps.Directory is required", ErrInvalidConfig)
+	case deps.Names == nil:
+		return nil, fmt.Errorf("%w: Deps.Names is required", ErrInvalidConfig)
 	}
 	blobDir := filepath.Join(deps.DataDir, AttachmentDirName)
 	if err := os.MkdirAll(blobDir, 0o700); err != nil {
@@ -207,6 +212,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		cfg:      cfg,
 		db:       deps.DB,
 		dir:      deps.Directory,
+		names:    deps.Names,
 		notifier: deps.Notifier,
 		audit:    deps.Audit,
 		log:      deps.Logger,

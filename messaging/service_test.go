@@ -39,9 +39,10 @@ func TestNewRequiresDeps(t *testing.T) {
 	}
 	defer db.Close()
 	for name, deps := range map[string]Deps{
-		"no DB":        {DataDir: t.TempDir(), Directory: ClinicDirectory{}},
-		"no data dir":  {DB: db, Directory: ClinicDirectory{}},
-		"no directory": {DB: db, DataDir: t.TempDir()},
+		"no DB":        {DataDir: t.TempDir(), Directory: ClinicDirectory{}, Names: storeNames{}},
+		"no data dir":  {DB: db, Directory: ClinicDirectory{}, Names: storeNames{}},
+		"no directory": {DB: db, DataDir: t.TempDir(), Names: storeNames{}},
+		"no names":     {DB: db, DataDir: t.TempDir(), Directory: ClinicDirectory{}},
 	} {
 		if _, err := New(Config{}, deps); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("%s: got %v, want ErrInvalidConfig", name, err)

@@ -10,6 +10,7 @@ import (
 	"github.com/bedside-health/bedside/audit"
 	"github.com/bedside-health/bedside/auth"
 	"github.com/bedside-health/bedside/clinic"
+	"github.com/bedside-health/bedside/messaging"
 	"github.com/bedside-health/bedside/policy"
 	"github.com/bedside-health/bedside/sfu"
 	"github.com/bedside-health/bedside/signaling"
@@ -24,6 +25,39 @@ func (a accountRoles) UserRole(ctx context.Context, id string) (policy.Role, err
 		return "", err
 	}
 	return acct.Role, nil
+}
+
+// accountNames gives messaging the display names and roles of conversation
+// members, and nothing else of their accounts.
+type accountNames struct{ auth *auth.Service }
+
+func (a accountNames) DisplayNames(ctx context.Context, ids []string) (map[string]messaging.Person, error) {
+	out := make(map[string]messaging.Person, len(ids))
+	for _, id := range ids {
+		acct, err := a.auth.Account(ctx, id)
+		if errors.Is(err, auth.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("account %s: %w", id, err)
+		}
+		out[id] = messaging.Person{DisplayName: acct.DisplayName, Role: acct.Role}
+	}
+	return out, nil
+}
+
+// sessionAuth authenticates WebSocket connections and re-checks their
+// sessions. A session the auth service rejects becomes
+// signaling.ErrSessionInvalid, so the hub closes its connections; any
+// other error, such as a storage failure, is retried by the hub.
+type sessionAuth struct{ auth *auth.Service }
+
+func (a sessionAuth) Authenticate(ctx context.Context, token string) (policy.Actor, error) {
+	actor, err := a.auth.Authenticate(ctx, token)
+	if errors.Is(err, auth.ErrSessionInvalid) {
+		return policy.Actor{}, fmt.Errorf("%w: %w", signaling.ErrSessionInvalid, err)
+	}
+	return actor, err
 }
 
 // consultationRooms lets the hub ask the clinic who may join a room.

@@ -330,6 +330,11 @@ func conversationCases(w *world) []matrixCase {
 					return withDevice(w, t, actor, getAttempt("/api/v1/conversations/"+conv+"/messages"))
 				})}},
 			matrixCase{Case: policytest.Case{
+				Name: "GET /api/v1/conversations/{id}/members" + variant, Action: policy.ActionConversationRead,
+				Build: onConversation(w, kind, func(_ *testing.T, _ policy.Actor, conv string, _ policy.Resource) policytest.Attempt {
+					return getAttempt("/api/v1/conversations/" + conv + "/members")
+				})}},
+			matrixCase{Case: policytest.Case{
 				Name: "POST /api/v1/conversations/{id}/delivered" + variant, Action: policy.ActionConversationRead,
 				Build: onConversation(w, kind, func(t *testing.T, actor policy.Actor, conv string, _ policy.Resource) policytest.Attempt {
 					return withDevice(w, t, actor, postAttempt("/api/v1/conversations/"+conv+"/delivered",

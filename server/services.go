@@ -46,6 +46,7 @@ func (s *Server) buildServices() error {
 		SigningKey: audit.SigningKey(s.key),
 		Notifier:   sv.alerts,
 		Logger:     s.log.With("component", "audit"),
+		Now:        s.cfg.Now,
 	})
 	if err != nil {
 		return err
@@ -55,6 +56,7 @@ func (s *Server) buildServices() error {
 		Sealer: s.sealer,
 		Audit:  sv.audit,
 		Logger: s.log.With("component", "auth"),
+		Now:    s.cfg.Now,
 	})
 	if err != nil {
 		return sv.abort(err)
@@ -65,6 +67,7 @@ func (s *Server) buildServices() error {
 		Audit:  sv.audit,
 		Logger: s.log.With("component", "clinic"),
 		Users:  accountRoles{sv.auth},
+		Now:    s.cfg.Now,
 	})
 	if err != nil {
 		return sv.abort(err)
@@ -74,9 +77,11 @@ func (s *Server) buildServices() error {
 		DB:        s.db,
 		DataDir:   s.cfg.DataDir,
 		Directory: messaging.ClinicDirectory{Clinic: sv.clinic, DB: s.db},
+		Names:     accountNames{sv.auth},
 		Notifier:  sv.notify,
 		Audit:     sv.audit,
 		Logger:    s.log.With("component", "messaging"),
+		Now:       s.cfg.Now,
 	})
 	if err != nil {
 		return sv.abort(err)
@@ -90,13 +95,14 @@ func (s *Server) buildServices() error {
 			"--media-interfaces and, on a host with only loopback, --media-loopback", err))
 	}
 	sigCfg := s.cfg.Signaling
-	sigCfg.Authenticator = sv.auth
+	sigCfg.Authenticator = sessionAuth{sv.auth}
 	sigCfg.Rooms = consultationRooms{sv.clinic}
 	sigCfg.Media = mediaRelay{sv.sfu}
 	sigCfg.Audit = sv.audit
 	sigCfg.Logger = s.log.With("component", "signaling")
 	sigCfg.Registerer = s.registry
 	sigCfg.AllowedOrigins = s.cfg.AllowedOrigins
+	sigCfg.Now = s.cfg.Now
 	sv.hub, err = signaling.New(sigCfg)
 	if err != nil {
 		return sv.abort(err)
