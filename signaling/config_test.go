@@ -30,6 +30,14 @@ func TestNewRejectsConfig(t *testing.T) {
 			c.PingInterval = time.Minute
 			c.PongTimeout = time.Second
 		}},
+		{"queue below the default burst", func(c *Config) { c.QueueSize = 32 }},
+		{"queue below burst and error limit", func(c *Config) {
+			c.QueueSize = 20
+			c.MessageBurst = 10
+			c.ErrorLimit = 10
+		}},
+		{"negative session check", func(c *Config) { c.SessionCheck = -time.Second }},
+		{"negative connection limit", func(c *Config) { c.MaxUserConnections = -1 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

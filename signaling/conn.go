@@ -48,18 +48,23 @@ type conn struct {
 
 	// Reader goroutine only.
 	limiter     *rate.Limiter
+	joins       *rate.Limiter // created at the first join
 	errorCount  int
 	errorWindow time.Time
 
-	// mu guards the writer's lifecycle and read deadline changes.
-	mu         sync.Mutex
-	writing    bool          // a writer goroutine is running
-	finished   bool          // the reader ended; no writer starts any more
-	writerExit chan struct{} // closed by the writer that stops after finished was set
-	closeReq   *closeRequest // pending close for the writer
-	closeSent  bool          // a close frame was sent; nothing is written after it
-	failed     bool          // a write failed
-	closing    bool          // only the close timeout applies to reads
+	// mu guards the writer's lifecycle, read deadline changes and the
+	// session re-checks.
+	mu            sync.Mutex
+	token         string        // the session token, for re-checks; cleared when the reader ends
+	sessionTimer  *time.Timer   // re-checks the session every SessionCheck after auth
+	sessionFaults int           // re-checks in a row that failed with a server fault
+	writing       bool          // a writer goroutine is running
+	finished      bool          // the reader ended; no writer starts any more
+	writerExit    chan struct{} // closed by the writer that stops after finished was set
+	closeReq      *closeRequest // pending close for the writer
+	closeSent     bool          // a close frame was sent; nothing is written after it
+	failed        bool          // a write failed
+	closing       bool          // only the close timeout applies to reads
 }
 
 func newConn(h *Hub, ws *websocket.Conn, addr string) *conn {
@@ -100,6 +105,7 @@ func (c *conn) run() {
 	c.mu.Lock()
 	if !c.finished {
 		c.pingTimer = time.AfterFunc(c.h.cfg.PingInterval, c.queuePing)
+		c.sessionTimer = time.AfterFunc(c.h.sessionCheckDelay(), c.checkSession)
 	}
 	c.mu.Unlock()
 	go func() { c.finish(c.serve()) }()
@@ -119,6 +125,10 @@ func (c *conn) finish(err error) {
 	if c.pingTimer != nil {
 		c.pingTimer.Stop()
 	}
+	if c.sessionTimer != nil {
+		c.sessionTimer.Stop()
+	}
+	c.token = ""
 	var wait chan struct{}
 	if c.writing {
 		c.writerExit = make(chan struct{})
@@ -208,11 +218,21 @@ func (c *conn) authenticate() error {
 	}
 
 	c.actor, c.device = actor, m.Device
-	if !c.h.addActor(c, start) {
+	switch err := c.h.addActor(c, start); {
+	case errors.Is(err, errRevokedDuringAuth):
 		c.failAuth(actor.UserID, "session revoked")
 		c.revoke()
 		return errStop
+	case errors.Is(err, errTooManyConnections):
+		c.failAuth(actor.UserID, "connection limit")
+		c.closeWith(CloseTooManyConnections, "too many connections for this user: close another tab or device")
+		return errStop
 	}
+	// The token is kept for the session re-checks. Go strings cannot be
+	// wiped, so clearing the field in finish only drops this reference.
+	c.mu.Lock()
+	c.token = m.Token
+	c.mu.Unlock()
 	c.logger().Debug("websocket authenticated", "role", actor.Role)
 	c.sendJSON(TypeAuthOK, AuthOKMessage{
 		Header:     Header{Type: TypeAuthOK, ID: m.ID},

@@ -15,6 +15,12 @@ var (
 	ErrOutsideWindow = errors.New("outside the appointment window")
 )
 
+// ErrSessionInvalid is wrapped by the error of Authenticator.Authenticate
+// for a token whose session is unknown, expired or revoked. On a session
+// re-check it closes the session's connections; any other error counts as
+// a server fault, and the hub checks again later.
+var ErrSessionInvalid = errors.New("session invalid")
+
 // Errors returned by Decode.
 var (
 	// ErrMalformed wraps every reason a message is not valid JSON of the
@@ -55,6 +61,7 @@ var (
 	errNotFound             = newRequestError(CodeNotFound, "consultation not found")
 	errOutsideWindow        = newRequestError(CodeOutsideWindow, "the consultation is not open at this time: join within its appointment window")
 	errAlreadyJoined        = newRequestError(CodeAlreadyJoined, "this connection is already in a consultation: send leave first")
+	errTooManyJoins         = newRequestError(CodeTooManyJoins, "too many joins on this connection: wait a few seconds before joining again")
 	errNotJoined            = newRequestError(CodeNotJoined, "this connection is not in a consultation: send join first")
 	errNotAdmitted          = newRequestError(CodeNotAdmitted, "wait in the waiting room until a host admits you")
 	errNotHost              = newRequestError(CodeForbidden, "only a host of the consultation may do this")

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"maps"
 
+	"golang.org/x/time/rate"
+
 	"github.com/bedside-health/bedside/audit"
 )
 
@@ -31,6 +33,14 @@ func (c *conn) handlePing(m *PingMessage) error {
 func (c *conn) handleJoin(m *JoinMessage) error {
 	if c.part.Load() != nil {
 		return errAlreadyJoined
+	}
+	// Every join is audited, so the limit also bounds what one connection
+	// writes to the audit log.
+	if c.joins == nil {
+		c.joins = rate.NewLimiter(c.h.cfg.JoinRate, c.h.cfg.JoinBurst)
+	}
+	if !c.joins.Allow() {
+		return errTooManyJoins
 	}
 	grant, err := c.h.cfg.Rooms.AuthorizeJoin(c.h.ctx, c.actor, m.Consultation, c.h.cfg.Now())
 	if err != nil {

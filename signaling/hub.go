@@ -3,6 +3,7 @@ package signaling
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -198,24 +199,34 @@ func (h *Hub) addConn(c *conn) bool {
 // the longest authentication, which Config.AuthTimeout bounds.
 func (h *Hub) revokedRetention() time.Duration { return 2*h.cfg.AuthTimeout + time.Minute }
 
+// Reasons addActor rejects an authenticated connection.
+var (
+	errRevokedDuringAuth  = errors.New("session revoked during authentication")
+	errTooManyConnections = errors.New("too many connections of the user")
+)
+
 // addActor indexes an authenticated connection by user and session. It
-// returns false when the session or user was revoked after authStart.
-func (h *Hub) addActor(c *conn, authStart time.Time) bool {
+// fails when the session or user was revoked after authStart, or when the
+// user already has MaxUserConnections connections.
+func (h *Hub) addActor(c *conn, authStart time.Time) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	a := c.actor
 	if t, ok := h.revokedSessions[a.SessionID]; ok && !t.Before(authStart) {
-		return false
+		return errRevokedDuringAuth
 	}
 	if t, ok := h.revokedUsers[a.UserID]; ok && !t.Before(authStart) {
-		return false
+		return errRevokedDuringAuth
+	}
+	if len(h.byUser[a.UserID]) >= h.cfg.MaxUserConnections {
+		return errTooManyConnections
 	}
 	h.byUser[a.UserID] = append(h.byUser[a.UserID], c)
 	h.bySession[a.SessionID] = append(h.bySession[a.SessionID], c)
 	if a.Role == policy.RoleAdmin {
 		h.admins[c] = struct{}{}
 	}
-	return true
+	return nil
 }
 
 func (h *Hub) removeConn(c *conn) {

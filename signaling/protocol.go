@@ -65,22 +65,24 @@ const (
 	CodeForbidden            Code = "forbidden"
 	CodeUnknownParticipant   Code = "unknown-participant"
 	CodeMediaFailed          Code = "media-failed"
+	CodeTooManyJoins         Code = "too-many-joins"
 	CodeInternal             Code = "internal"
 )
 
 // WebSocket close codes the hub sends. Codes 1002 (protocol error) and 1009
 // (message too big) come from the WebSocket library itself.
 const (
-	CloseNormal          = 1000
-	CloseGoingAway       = 1001
-	ClosePolicyViolation = 1008 // the session was revoked
-	CloseInternalError   = 1011
-	CloseAuthFailed      = 4001 // missing, malformed or rejected auth message
-	CloseAuthTimeout     = 4002 // no auth message within Config.AuthTimeout
-	CloseSlowConsumer    = 4008 // the outbound queue was full
-	CloseTooManyErrors   = 4009 // too many invalid messages within Config.ErrorWindow
-	CloseSuperseded      = 4010 // the participant resumed on another connection
-	CloseRateLimited     = 4029 // too many rate-limited messages within Config.ErrorWindow
+	CloseNormal             = 1000
+	CloseGoingAway          = 1001
+	ClosePolicyViolation    = 1008 // the session was revoked
+	CloseInternalError      = 1011
+	CloseAuthFailed         = 4001 // missing, malformed or rejected auth message
+	CloseAuthTimeout        = 4002 // no auth message within Config.AuthTimeout
+	CloseSlowConsumer       = 4008 // the outbound queue was full
+	CloseTooManyErrors      = 4009 // too many invalid messages within Config.ErrorWindow
+	CloseSuperseded         = 4010 // the participant resumed on another connection
+	CloseTooManyConnections = 4011 // the user has Config.MaxUserConnections connections already
+	CloseRateLimited        = 4029 // too many rate-limited messages within Config.ErrorWindow
 )
 
 // Presence states in roster entries and presence messages. Clients send

@@ -228,6 +228,8 @@ func TestSlowConsumer(t *testing.T) {
 	checkLeaks(t)
 	e := newEnv(t, func(c *Config) {
 		c.QueueSize = 8
+		c.MessageBurst = 4 // QueueSize must hold a burst's replies and the error replies
+		c.ErrorLimit = 3
 		c.WriteTimeout = 200 * time.Millisecond
 	})
 	slow := e.connect("slow", policy.RolePatient)
