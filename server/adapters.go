@@ -48,8 +48,8 @@ func (a accountNames) DisplayNames(ctx context.Context, ids []string) (map[strin
 
 // sessionAuth authenticates WebSocket connections and re-checks their
 // sessions. A session the auth service rejects becomes
-// signaling.ErrSessionInvalid, so the hub closes its connections; any
-// other error, such as a storage failure, is retried by the hub.
+// signaling.ErrSessionInvalid, so the hub closes its connections. The hub
+// retries after any other error, such as a storage failure.
 type sessionAuth struct{ auth *auth.Service }
 
 func (a sessionAuth) Authenticate(ctx context.Context, token string) (policy.Actor, error) {

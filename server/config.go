@@ -47,6 +47,10 @@ type Config struct {
 	// AllowedOrigins lists extra origins allowed to open the WebSocket; the
 	// server's own origin is always allowed.
 	AllowedOrigins []string
+	// Now is the clock of every service: session expiry, appointment
+	// windows, audit times. Nil means time.Now; tests replace it to move
+	// time forward.
+	Now func() time.Time
 
 	// Settings of the domain services. Their loggers, metrics registries
 	// and collaborators are filled in by the server.

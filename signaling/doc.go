@@ -21,6 +21,11 @@
 // docs/signaling.md specifies every message, state machine, error code,
 // close code and rejection rule.
 //
+// Every Config.SessionCheck, each connection authenticates its session
+// token again: a session that expired or was revoked closes its
+// connections, and the check refreshes the session's idle timer, so a long
+// call without HTTP requests keeps its session.
+//
 // Each connection has one reader goroutine, a bounded outbound queue and,
 // while the queue has messages, one writer goroutine; an idle connection
 // holds no writer stack. Broadcasting never waits on a connection: one

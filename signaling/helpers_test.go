@@ -34,6 +34,10 @@ type fakeAuth struct {
 
 	mu     sync.Mutex
 	actors map[string]policy.Actor
+	calls  map[string]int // Authenticate calls by token
+	// script, while not empty, gives the outcome of the next call: its
+	// first error is returned (nil: the call proceeds) and removed.
+	script []error
 }
 
 func (a *fakeAuth) Authenticate(_ context.Context, token string) (policy.Actor, error) {
@@ -43,11 +47,43 @@ func (a *fakeAuth) Authenticate(_ context.Context, token string) (policy.Actor, 
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.calls == nil {
+		a.calls = make(map[string]int)
+	}
+	a.calls[token]++
+	if len(a.script) > 0 {
+		err := a.script[0]
+		a.script = a.script[1:]
+		if err != nil {
+			return policy.Actor{}, err
+		}
+	}
 	actor, ok := a.actors[token]
 	if !ok {
-		return policy.Actor{}, errors.New("unknown session token")
+		return policy.Actor{}, fmt.Errorf("unknown session token: %w", ErrSessionInvalid)
 	}
 	return actor, nil
+}
+
+// remove ends the session of token, as an expiry would.
+func (a *fakeAuth) remove(token string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.actors, token)
+}
+
+// setScript sets the outcomes of the next calls (see fakeAuth.script).
+func (a *fakeAuth) setScript(errs ...error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.script = errs
+}
+
+// callCount returns how often Authenticate was called with token.
+func (a *fakeAuth) callCount(token string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.calls[token]
 }
 
 // add registers an actor whose token is "token-<user>-<session>".

@@ -36,7 +36,7 @@ type tokenAuth struct{}
 func (tokenAuth) Authenticate(_ context.Context, token string) (policy.Actor, error) {
 	n, ok := strings.CutPrefix(token, "load-")
 	if !ok {
-		return policy.Actor{}, fmt.Errorf("unknown token")
+		return policy.Actor{}, fmt.Errorf("unknown token: %w", ErrSessionInvalid)
 	}
 	return policy.Actor{UserID: "user-" + n, Role: policy.RolePatient, SessionID: "session-" + n}, nil
 }

@@ -16,6 +16,7 @@ type metrics struct {
 	slowConsumers prometheus.Counter
 	authFailures  prometheus.Counter
 	resumes       map[string]prometheus.Counter // by media outcome: kept or new
+	sessionChecks map[string]prometheus.Counter // by result: valid, ended or fault
 }
 
 var serverMessageTypes = []string{
@@ -39,6 +40,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Namespace: ns, Subsystem: sub, Name: "resumes_total",
 		Help: "Admitted participants resumed after a dropped connection, by whether their media session was kept or new.",
 	}, []string{"media"})
+	sessionChecks := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: sub, Name: "session_checks_total",
+		Help: "Periodic re-checks of a connection's session, by result: valid, ended (the connections closed) or fault (a server error).",
+	}, []string{"result"})
 	m := &metrics{
 		connections: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: ns, Subsystem: sub, Name: "connections",
@@ -68,6 +73,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		MediaKept: resumes.WithLabelValues(MediaKept),
 		MediaNew:  resumes.WithLabelValues(MediaNew),
 	}
+	m.sessionChecks = map[string]prometheus.Counter{
+		sessionValid: sessionChecks.WithLabelValues(sessionValid),
+		sessionEnded: sessionChecks.WithLabelValues(sessionEnded),
+		sessionFault: sessionChecks.WithLabelValues(sessionFault),
+	}
 	for typ := range clientMessages {
 		m.received[typ] = received.WithLabelValues(typ)
 	}
@@ -79,6 +89,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	for _, c := range []prometheus.Collector{
 		m.connections, m.rooms, received, sent, m.dropped, m.slowConsumers, m.authFailures, resumes,
+		sessionChecks,
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -103,6 +114,12 @@ func (m *metrics) countSent(typ string) {
 
 func (m *metrics) countResume(media string) {
 	if c, ok := m.resumes[media]; ok {
+		c.Inc()
+	}
+}
+
+func (m *metrics) countSessionCheck(result string) {
+	if c, ok := m.sessionChecks[result]; ok {
 		c.Inc()
 	}
 }

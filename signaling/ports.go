@@ -11,11 +11,17 @@ import (
 )
 
 // Authenticator validates the session token a client sends in its first
-// message. Implementations must be safe for concurrent use.
+// message. The hub calls it again every Config.SessionCheck while the
+// connection is open, so each call should refresh the session's idle
+// timer as a request does. Implementations must be safe for concurrent
+// use.
 type Authenticator interface {
-	// Authenticate returns the actor the token belongs to. Any error closes
-	// the connection with CloseAuthFailed; the error text never reaches the
-	// client.
+	// Authenticate returns the actor the token belongs to. For an unknown,
+	// expired or revoked session the error must wrap ErrSessionInvalid. At
+	// the first message any error closes the connection with
+	// CloseAuthFailed; on a re-check ErrSessionInvalid closes the session's
+	// connections and other errors are retried. The error text never
+	// reaches the client.
 	Authenticate(ctx context.Context, token string) (policy.Actor, error)
 }
 

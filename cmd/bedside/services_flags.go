@@ -21,6 +21,13 @@ func registerServiceFlags(fs *flag.FlagSet, cfg *server.Config) {
 	fs.IntVar(&a.LockoutAfter, "lockout-after", a.LockoutAfter, "consecutive failed sign-ins (`count`) that lock an account")
 	fs.DurationVar(&a.LockoutDuration, "lockout-duration", a.LockoutDuration, "`duration` of an account lockout before it unlocks by itself")
 
+	sg := &cfg.Signaling
+	fs.DurationVar(&sg.SessionCheck, "session-check", sg.SessionCheck,
+		"`duration` between re-checks of each WebSocket's session, which also keep it from idling out; "+
+			"an expired or revoked session closes its WebSockets within it (0 means 1m)")
+	fs.IntVar(&sg.MaxUserConnections, "max-user-websockets", sg.MaxUserConnections,
+		"WebSocket connections (`count`) one user may hold at once (0 means 20)")
+
 	c := &cfg.Clinic
 	fs.DurationVar(&c.JoinBefore, "join-before", c.JoinBefore, "`duration` before a consultation's start when participants may join")
 	fs.DurationVar(&c.JoinGrace, "join-grace", c.JoinGrace, "`duration` after a consultation's end when participants may still join")
