@@ -80,17 +80,55 @@ func (c consultationRooms) AuthorizeJoin(ctx context.Context, actor policy.Actor
 	}
 }
 
-func (c consultationRooms) SetStatus(ctx context.Context, id string, st signaling.Status) error {
-	var to clinic.Status
+func (c consultationRooms) Consultation(ctx context.Context, id string) (signaling.ConsultationState, error) {
+	cons, err := c.clinic.Consultation(ctx, id)
+	if errors.Is(err, clinic.ErrNotFound) {
+		return signaling.ConsultationState{}, fmt.Errorf("%w: %v", signaling.ErrNotFound, err)
+	}
+	if err != nil {
+		return signaling.ConsultationState{}, err
+	}
+	return signaling.ConsultationState{
+		Status:    hubStatus(cons.Status),
+		JoinUntil: cons.End.Add(c.clinic.Config().JoinGrace),
+	}, nil
+}
+
+// hubStatus maps a clinic status to the hub's. The hub never changes a
+// requested, cancelled or no-show consultation, so those are all closed.
+func hubStatus(st clinic.Status) signaling.Status {
 	switch st {
+	case clinic.StatusScheduled:
+		return signaling.StatusScheduled
+	case clinic.StatusWaiting:
+		return signaling.StatusWaiting
+	case clinic.StatusInProgress:
+		return signaling.StatusInProgress
+	case clinic.StatusCompleted:
+		return signaling.StatusCompleted
+	}
+	return signaling.StatusClosed
+}
+
+// clinicStatus maps a status the hub reports to the clinic's.
+func clinicStatus(st signaling.Status) (clinic.Status, error) {
+	switch st {
+	case signaling.StatusScheduled:
+		return clinic.StatusScheduled, nil
 	case signaling.StatusWaiting:
-		to = clinic.StatusWaiting
+		return clinic.StatusWaiting, nil
 	case signaling.StatusInProgress:
-		to = clinic.StatusInProgress
+		return clinic.StatusInProgress, nil
 	case signaling.StatusCompleted:
-		to = clinic.StatusCompleted
-	default:
-		return fmt.Errorf("unknown consultation status %q from the hub", st)
+		return clinic.StatusCompleted, nil
+	}
+	return "", fmt.Errorf("unknown consultation status %q from the hub", st)
+}
+
+func (c consultationRooms) SetStatus(ctx context.Context, id string, st signaling.Status) error {
+	to, err := clinicStatus(st)
+	if err != nil {
+		return err
 	}
 	return c.clinic.SetStatus(ctx, id, to)
 }

@@ -311,6 +311,8 @@ func (c *conn) dispatch(req Request) error {
 		return c.handlePresence(m)
 	case *TURNMessage:
 		return c.handleTURN(m)
+	case *EndMessage:
+		return c.handleEnd(m)
 	}
 	panic("signaling: Decode returned a message type without a handler")
 }

@@ -27,8 +27,8 @@ const (
 
 // Request is a decoded client message: one of *AuthMessage, *JoinMessage,
 // *LeaveMessage, *AdmitMessage, *DenyMessage, *RemoveMessage, *OfferMessage,
-// *AnswerMessage, *CandidateMessage, *PingMessage, *PresenceMessage or
-// *TURNMessage.
+// *AnswerMessage, *CandidateMessage, *PingMessage, *PresenceMessage,
+// *TURNMessage or *EndMessage.
 type Request interface {
 	header() Header
 	validate() error
@@ -62,6 +62,7 @@ var clientMessages = map[string]func() Request{
 	TypePing:      func() Request { return new(PingMessage) },
 	TypePresence:  func() Request { return new(PresenceMessage) },
 	TypeTURN:      func() Request { return new(TURNMessage) },
+	TypeEnd:       func() Request { return new(EndMessage) },
 }
 
 // Decode parses one client message. It accepts only a single JSON object
@@ -145,6 +146,7 @@ func (m *JoinMessage) validate() error {
 func (m *LeaveMessage) validate() error { return nil }
 func (m *PingMessage) validate() error  { return nil }
 func (m *TURNMessage) validate() error  { return nil }
+func (m *EndMessage) validate() error   { return nil }
 
 func (m *AdmitMessage) validate() error  { return checkParticipant(m.Participant) }
 func (m *DenyMessage) validate() error   { return checkParticipant(m.Participant) }

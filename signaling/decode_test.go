@@ -50,6 +50,7 @@ func decodeVectors() []decodeVector {
 		{"ping", "", `{"type":"ping","id":"p-1"}`, ok},
 		{"presence away", "", `{"type":"presence","status":"away"}`, ok},
 		{"turn", "", `{"type":"turn","id":"t1"}`, ok},
+		{"end", "", `{"type":"end","id":"e1"}`, ok},
 		{"empty id", "", `{"type":"ping","id":""}`, ok},
 
 		{"not json", "R1", `hello`, bad},
@@ -67,6 +68,7 @@ func decodeVectors() []decodeVector {
 		{"unknown field", "R4", `{"type":"ping","extra":true}`, bad},
 		{"field of another type", "R4", `{"type":"leave","consultation":"c1"}`, bad},
 		{"turn with field", "R4", `{"type":"turn","participant":"P1"}`, bad},
+		{"end with field", "R4", `{"type":"end","consultation":"c1"}`, bad},
 		{"field name case", "R4", `{"type":"auth","TOKEN":"t"}`, bad},
 		{"type name case", "R4", `{"TYPE":"ping"}`, bad},
 		{"duplicate type", "R4", `{"type":"ping","type":"auth","token":"t"}`, bad},

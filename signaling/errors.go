@@ -66,6 +66,7 @@ var (
 	errNotAdmitted          = newRequestError(CodeNotAdmitted, "wait in the waiting room until a host admits you")
 	errNotHost              = newRequestError(CodeForbidden, "only a host of the consultation may do this")
 	errHostTarget           = newRequestError(CodeForbidden, "a host cannot be denied or removed")
+	errNotStarted           = newRequestError(CodeNotStarted, "the consultation is not in progress, so there is nothing to end: send leave instead")
 	errUnknownParticipant   = newRequestError(CodeUnknownParticipant, "no such participant in this consultation")
 	errNotWaiting           = newRequestError(CodeUnknownParticipant, "no such participant in the waiting room")
 	errMediaFailed          = newRequestError(CodeMediaFailed, "the media server rejected the request: restart negotiation with a new offer")

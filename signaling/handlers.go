@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"maps"
 
 	"golang.org/x/time/rate"
@@ -42,12 +43,16 @@ func (c *conn) handleJoin(m *JoinMessage) error {
 	if !c.joins.Allow() {
 		return errTooManyJoins
 	}
-	grant, err := c.h.cfg.Rooms.AuthorizeJoin(c.h.ctx, c.actor, m.Consultation, c.h.cfg.Now())
+	grant, state, err := c.authorizeJoin(m.Consultation)
 	if err != nil {
 		return c.joinDenied(m.Consultation, err)
 	}
-
 	r := c.h.lockRoom(m.Consultation)
+	if r == nil {
+		return c.joinDenied(m.Consultation, fmt.Errorf("consultation ended by a host: %w", ErrOutsideWindow))
+	}
+	r.startLocked(state)
+
 	var p *participant
 	if m.Resume != "" {
 		p = r.findResumableLocked(m.Resume, c.actor.UserID)
@@ -88,6 +93,26 @@ func (c *conn) handleJoin(m *JoinMessage) error {
 	}
 	c.logJoin(r, p, resumed, media)
 	return nil
+}
+
+// authorizeJoin asks the clinic whether the actor may join the
+// consultation now, and reads the consultation's status. A consultation
+// that is completed or closed meanwhile is outside its window.
+func (c *conn) authorizeJoin(id string) (Grant, ConsultationState, error) {
+	rooms := c.h.cfg.Rooms
+	grant, err := rooms.AuthorizeJoin(c.h.ctx, c.actor, id, c.h.cfg.Now())
+	if err != nil {
+		return Grant{}, ConsultationState{}, err
+	}
+	state, err := rooms.Consultation(c.h.ctx, id)
+	if err != nil {
+		return Grant{}, ConsultationState{}, fmt.Errorf("read consultation status: %w", err)
+	}
+	switch state.Status {
+	case StatusScheduled, StatusWaiting, StatusInProgress:
+		return grant, state, nil
+	}
+	return Grant{}, ConsultationState{}, fmt.Errorf("consultation is %s: %w", state.Status, ErrOutsideWindow)
 }
 
 // logJoin logs and audits a join or resume.

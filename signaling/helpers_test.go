@@ -98,10 +98,13 @@ func (a *fakeAuth) add(user string, role policy.Role, session string) string {
 type fakeConsultation struct {
 	hosts      map[string]bool
 	members    map[string]policy.Role
-	start, end time.Time
+	start, end time.Time // the join window
+	status     Status
 }
 
-// fakeRooms holds consultations and records status transitions.
+// fakeRooms holds consultations and records status transitions. Like the
+// clinic, it stores every status it is given, but it checks no
+// transition: tests compare the recorded list.
 type fakeRooms struct {
 	mu            sync.Mutex
 	consultations map[string]*fakeConsultation
@@ -125,11 +128,39 @@ func (f *fakeRooms) AuthorizeJoin(_ context.Context, actor policy.Actor, id stri
 	return Grant{Host: c.hosts[actor.UserID], Role: role}, nil
 }
 
+func (f *fakeRooms) Consultation(_ context.Context, id string) (ConsultationState, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.consultations[id]
+	if !ok {
+		return ConsultationState{}, fmt.Errorf("look up consultation: %w", ErrNotFound)
+	}
+	return ConsultationState{Status: c.status, JoinUntil: c.end}, nil
+}
+
 func (f *fakeRooms) SetStatus(_ context.Context, id string, s Status) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.statuses[id] = append(f.statuses[id], s)
+	if c, ok := f.consultations[id]; ok {
+		c.status = s
+	}
 	return nil
+}
+
+// setStatus sets the stored status of a consultation, as the clinic
+// would have it after a server restart.
+func (f *fakeRooms) setStatus(id string, s Status) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.consultations[id].status = s
+}
+
+// setEnd moves the end of a consultation's join window.
+func (f *fakeRooms) setEnd(id string, end time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.consultations[id].end = end
 }
 
 // add creates a consultation open for an hour around now.
@@ -141,6 +172,7 @@ func (f *fakeRooms) add(id string, hosts []string, others ...string) {
 		members: make(map[string]policy.Role),
 		start:   time.Now().Add(-time.Hour),
 		end:     time.Now().Add(time.Hour),
+		status:  StatusScheduled,
 	}
 	for _, h := range hosts {
 		c.hosts[h] = true

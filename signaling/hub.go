@@ -59,6 +59,11 @@ type Hub struct {
 	// closed as well. Entries expire after revokedRetention.
 	revokedSessions map[string]time.Time
 	revokedUsers    map[string]time.Time
+	// completions are the pending completions of consultations whose room
+	// emptied while they were in progress, and ended records when hosts
+	// ended consultations, by consultation id.
+	completions map[string]*pendingCompletion
+	ended       map[string]time.Time
 }
 
 // New returns a Hub for cfg, or an error wrapping ErrInvalidConfig.
@@ -84,6 +89,8 @@ func New(cfg Config) (*Hub, error) {
 		rooms:           make(map[string]*room),
 		revokedSessions: make(map[string]time.Time),
 		revokedUsers:    make(map[string]time.Time),
+		completions:     make(map[string]*pendingCompletion),
+		ended:           make(map[string]time.Time),
 		clientLogs:      rate.NewLimiter(5, 20),
 	}
 	for _, o := range cfg.AllowedOrigins {
@@ -322,7 +329,7 @@ func (h *Hub) pruneRevokedLocked(now time.Time) {
 }
 
 // Shutdown closes every connection with CloseGoingAway, ends every
-// reconnect grace period and waits until all connection goroutines have
+// reconnect grace period, cancels pending completions and waits until all connection goroutines have
 // returned or ctx is done. Consultation statuses are not changed: the
 // consultations resume when the server is back. After Shutdown, ServeHTTP
 // responds with 503.
@@ -336,6 +343,9 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	rooms := make([]*room, 0, len(h.rooms))
 	for _, r := range h.rooms {
 		rooms = append(rooms, r)
+	}
+	for id := range h.completions {
+		h.cancelCompletionLocked(id)
 	}
 	h.mu.Unlock()
 

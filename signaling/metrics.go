@@ -23,7 +23,7 @@ var serverMessageTypes = []string{
 	TypeAuthOK, TypeOK, TypeError, TypePong, TypeJoined, TypeWaiting, TypeWaitingList,
 	TypeAdmitted, TypeDenied, TypeRemoved, TypeParticipantJoined, TypeParticipantLeft,
 	TypePresence, TypeOffer, TypeAnswer, TypeCandidate, TypeMediaClosed, TypeMessage,
-	TypeAlert, TypeSessionRevoked, TypeTURN,
+	TypeAlert, TypeSessionRevoked, TypeTURN, TypeEnded,
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {

@@ -37,36 +37,75 @@ type Rooms interface {
 	// error.
 	AuthorizeJoin(ctx context.Context, actor policy.Actor, consultationID string, now time.Time) (Grant, error)
 
+	// Consultation returns the consultation's current status and the end
+	// of its join window. The hub calls it after every successful
+	// AuthorizeJoin: a new room starts from this status, so that the hub
+	// reports only transitions the clinic allows, for example after a
+	// server restart in the middle of a call.
+	Consultation(ctx context.Context, consultationID string) (ConsultationState, error)
+
 	// SetStatus records a status transition of the consultation. The hub
 	// calls it for one consultation at a time, in order, and logs an error
-	// without retrying.
+	// without retrying. It reports only the transitions that
+	// StatusTransitions lists.
 	SetStatus(ctx context.Context, consultationID string, status Status) error
 }
 
 // Grant is an actor's place in a consultation.
 type Grant struct {
 	// Host marks a clinician of the consultation: a host joins directly,
-	// sees the waiting room and may admit, deny and remove others.
+	// sees the waiting room and may admit, deny and remove others, and end
+	// the consultation.
 	Host bool
 	// Role is the actor's role as shown to the other participants.
 	Role policy.Role
 }
 
-// Status is a consultation status the hub reports through Rooms.SetStatus.
+// ConsultationState is the clinic's record of a consultation as the hub
+// needs it.
+type ConsultationState struct {
+	Status Status
+	// JoinUntil is the end of the join window: the scheduled end plus the
+	// clinic's join grace. A consultation in progress whose room is empty
+	// after JoinUntil is completed.
+	JoinUntil time.Time
+}
+
+// Status is a consultation status as the hub reads and reports it.
 type Status string
 
 // Consultation statuses.
 const (
+	// StatusScheduled: booked and not started, with nobody in the waiting
+	// room.
+	StatusScheduled Status = "scheduled"
 	// StatusWaiting: a participant is in the waiting room and the
 	// consultation has not started.
 	StatusWaiting Status = "waiting"
-	// StatusInProgress: a host and at least one other participant are
-	// admitted at the same time.
+	// StatusInProgress: a host and another participant were admitted at
+	// the same time. The consultation stays in progress while its room is
+	// empty, until a host ends it or the join window closes.
 	StatusInProgress Status = "in-progress"
-	// StatusCompleted: the last participant left a consultation that was in
-	// progress.
+	// StatusCompleted: a host ended the consultation, or its room was
+	// empty when the join window closed.
 	StatusCompleted Status = "completed"
+	// StatusClosed stands for every other clinic status, such as
+	// requested, cancelled or no-show. The hub never reports it, and no
+	// one may join a consultation in it.
+	StatusClosed Status = "closed"
 )
+
+// StatusTransitions returns the status changes the hub reports through
+// Rooms.SetStatus, each as a from-to pair.
+func StatusTransitions() [][2]Status {
+	return [][2]Status{
+		{StatusScheduled, StatusWaiting},
+		{StatusScheduled, StatusInProgress},
+		{StatusWaiting, StatusInProgress},
+		{StatusWaiting, StatusScheduled},
+		{StatusInProgress, StatusCompleted},
+	}
+}
 
 // Media is the selective forwarding unit. Implementations must be safe for
 // concurrent use.

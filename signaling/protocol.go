@@ -24,6 +24,7 @@ const (
 	TypePing      = "ping"
 	TypePresence  = "presence"
 	TypeTURN      = "turn"
+	TypeEnd       = "end"
 )
 
 // Message types sent by the server. offer, answer, candidate, presence and
@@ -45,6 +46,7 @@ const (
 	TypeMessage           = "message"
 	TypeAlert             = "alert"
 	TypeSessionRevoked    = "session-revoked"
+	TypeEnded             = "ended"
 )
 
 // Code is the code of an error message. Clients switch on the code; the
@@ -66,6 +68,7 @@ const (
 	CodeUnknownParticipant   Code = "unknown-participant"
 	CodeMediaFailed          Code = "media-failed"
 	CodeTooManyJoins         Code = "too-many-joins"
+	CodeNotStarted           Code = "not-started"
 	CodeInternal             Code = "internal"
 )
 
@@ -118,6 +121,7 @@ const (
 	LeftReasonRemoved = "removed" // a host removed the participant
 	LeftReasonTimeout = "timeout" // the reconnect grace period ended
 	LeftReasonRevoked = "revoked" // the participant's session was revoked
+	LeftReasonEnded   = "ended"   // a host ended the consultation (audit only)
 )
 
 // Header contains the fields every message carries. ID is an optional
@@ -207,6 +211,12 @@ type PresenceMessage struct {
 // TURNMessage asks for fresh TURN credentials, for an ICE restart after
 // the credentials from joined or admitted expired.
 type TURNMessage struct {
+	Header
+}
+
+// EndMessage, sent by a host, ends a consultation in progress for every
+// participant and records it as completed.
+type EndMessage struct {
 	Header
 }
 
@@ -360,6 +370,14 @@ type NewMessageNotification struct {
 type AlertMessage struct {
 	Header
 	Alert Alert `json:"alert"`
+}
+
+// EndedMessage tells every participant, waiting or admitted, that a host
+// ended the consultation. The participant is out of the room and cannot
+// join again.
+type EndedMessage struct {
+	Header
+	Consultation string `json:"consultation"`
 }
 
 // SessionRevokedMessage precedes the close of a revoked session's

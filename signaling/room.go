@@ -4,12 +4,12 @@ import (
 	"cmp"
 	"context"
 	"crypto/subtle"
-	"github.com/bedside-health/bedside/audit"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/bedside-health/bedside/audit"
 	"github.com/bedside-health/bedside/policy"
 )
 
@@ -27,9 +27,10 @@ type room struct {
 	mu           sync.Mutex
 	closed       bool // removed from Hub.rooms; joiners must look up again
 	participants map[string]*participant
-	seq          uint64 // orders participants by arrival
-	status       Status // latest status, recorded by syncStatus
-	started      bool   // the consultation has been in progress
+	seq          uint64    // orders participants by arrival
+	status       Status    // latest status, recorded by syncStatus; empty until the first join
+	joinUntil    time.Time // end of the join window, from the latest join
+	ended        bool      // a host ended the consultation
 }
 
 // participant is one connection's place in a room. It outlives its
@@ -68,12 +69,19 @@ func (p *participant) entry() RosterEntry {
 }
 
 // lockRoom returns the room of a consultation, created if needed, with its
-// lock held.
+// lock held. It returns nil when a host ended the consultation within
+// endedRetention, because the clinic may not have recorded the end yet.
+// Creating a room cancels a pending completion of the consultation.
 func (h *Hub) lockRoom(id string) *room {
 	for {
 		h.mu.Lock()
 		r := h.rooms[id]
 		if r == nil {
+			if _, ended := h.ended[id]; ended {
+				h.mu.Unlock()
+				return nil
+			}
+			h.cancelCompletionLocked(id)
 			r = &room{id: id, h: h, participants: make(map[string]*participant)}
 			h.rooms[id] = r
 			h.metrics.rooms.Inc()
@@ -98,12 +106,25 @@ func (r *room) closeIfEmptyLocked() bool {
 	return true
 }
 
+// deleteRoom removes a closed room from the hub. A consultation that a
+// host ended is remembered for endedRetention. One still in progress is
+// completed when its join window closes, unless a room opens again first.
 func (h *Hub) deleteRoom(r *room) {
+	r.mu.Lock()
+	ended, status, joinUntil := r.ended, r.status, r.joinUntil
+	r.mu.Unlock()
+
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.rooms[r.id] == r {
 		delete(h.rooms, r.id)
 		h.metrics.rooms.Dec()
+	}
+	switch {
+	case ended:
+		h.rememberEndedLocked(r.id)
+	case status == StatusInProgress && !h.closing.Load():
+		h.completeLaterLocked(r.id, joinUntil)
 	}
 }
 
@@ -147,13 +168,7 @@ func (r *room) removeLocked(p *participant, reason string) {
 	if p.gone.Load() {
 		return
 	}
-	p.gone.Store(true)
-	delete(r.participants, p.id)
-	r.stopGraceLocked(p)
-	if c := p.conn.Load(); c != nil {
-		c.part.CompareAndSwap(p, nil)
-		p.conn.Store(nil)
-	}
+	r.detachLocked(p)
 	if p.admitted.Load() {
 		r.broadcastLocked(TypeParticipantLeft, ParticipantLeftMessage{
 			Header:       Header{Type: TypeParticipantLeft},
@@ -163,6 +178,18 @@ func (r *room) removeLocked(p *participant, reason string) {
 		}, nil, isAdmitted)
 	} else {
 		r.sendWaitingListLocked()
+	}
+}
+
+// detachLocked takes p out of the room and off its connection, without
+// notifying anyone.
+func (r *room) detachLocked(p *participant) {
+	p.gone.Store(true)
+	delete(r.participants, p.id)
+	r.stopGraceLocked(p)
+	if c := p.conn.Load(); c != nil {
+		c.part.CompareAndSwap(p, nil)
+		p.conn.Store(nil)
 	}
 }
 
@@ -318,52 +345,6 @@ func (r *room) presenceChangedLocked(p *participant) {
 		Participant:  p.id,
 		Status:       p.presence,
 	}, p, isAdmitted)
-}
-
-// updateStatusLocked recomputes the consultation status and reports
-// whether it changed.
-func (r *room) updateStatusLocked() bool {
-	var host, guest, waiting bool
-	for _, p := range r.participants {
-		switch {
-		case !p.admitted.Load():
-			waiting = true
-		case p.host:
-			host = true
-		default:
-			guest = true
-		}
-	}
-	s := r.status
-	switch {
-	case host && guest:
-		s, r.started = StatusInProgress, true
-	case len(r.participants) == 0 && r.started:
-		s = StatusCompleted
-	case !r.started && waiting:
-		s = StatusWaiting
-	}
-	changed := s != r.status
-	r.status = s
-	return changed
-}
-
-// syncStatus records the room's latest status through Rooms.SetStatus.
-// Calls are serialized per room, so the last recorded status is the latest.
-func (r *room) syncStatus() {
-	r.statusMu.Lock()
-	defer r.statusMu.Unlock()
-	r.mu.Lock()
-	s := r.status
-	r.mu.Unlock()
-	if s == r.recorded || s == "" {
-		return
-	}
-	if err := r.h.cfg.Rooms.SetStatus(r.h.ctx, r.id, s); err != nil {
-		r.h.log.Error("record consultation status", "consultation", r.id, "status", s, "err", err)
-		return
-	}
-	r.recorded = s
 }
 
 func isAdmitted(p *participant) bool { return p.admitted.Load() }

@@ -158,7 +158,9 @@ func TestWaitingRoom(t *testing.T) {
 	doc.expect(TypeOK, nil)
 
 	waitUntil(t, "the room is gone", func() bool { return e.roomCount() == 0 })
-	want := []Status{StatusWaiting, StatusInProgress, StatusCompleted}
+	// The room emptied before the join window closed, so the consultation
+	// stays in progress: its participants may still rejoin.
+	want := []Status{StatusWaiting, StatusInProgress}
 	if got := e.rooms.statusesOf("c1"); !slices.Equal(got, want) {
 		t.Errorf("got statuses %v, want %v", got, want)
 	}
