@@ -89,9 +89,9 @@ const (
 	// StatusCompleted: a host ended the consultation, or its room was
 	// empty when the join window closed.
 	StatusCompleted Status = "completed"
-	// StatusClosed stands for every other clinic status, such as
-	// requested, cancelled or no-show. The hub never reports it, and no
-	// one may join a consultation in it.
+	// StatusClosed is any other clinic status, such as requested,
+	// cancelled or no-show. The hub never reports it, and no one may join
+	// a consultation in it.
 	StatusClosed Status = "closed"
 )
 

@@ -28,7 +28,7 @@ type room struct {
 	closed       bool // removed from Hub.rooms; joiners must look up again
 	participants map[string]*participant
 	seq          uint64    // orders participants by arrival
-	status       Status    // latest status, recorded by syncStatus; empty until the first join
+	status       Status    // latest status, recorded by syncStatus, or empty before the first join
 	joinUntil    time.Time // end of the join window, from the latest join
 	ended        bool      // a host ended the consultation
 }

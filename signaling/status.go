@@ -101,10 +101,17 @@ func (r *room) syncStatus() {
 // completeLaterLocked arranges for the consultation to be completed at
 // joinUntil, unless a room opens for it before. The caller holds h.mu and
 // has checked that the hub is not shutting down.
+//
+// TODO(clinic): the timer lives in memory, so a consultation left in
+// progress when the server stops is never completed once its join window
+// has closed. The clinic, which owns the records, should complete such
+// consultations at start-up or periodically.
 func (h *Hub) completeLaterLocked(id string, joinUntil time.Time) {
 	h.cancelCompletionLocked(id)
 	pc := &pendingCompletion{}
-	h.wg.Add(1) // before Shutdown sets closing, which the caller checked under h.mu
+	// The caller saw closing unset under h.mu, so Shutdown has not yet
+	// cancelled the pending completions and will wait for this one.
+	h.wg.Add(1)
 	pc.timer = time.AfterFunc(max(joinUntil.Sub(h.cfg.Now()), 0), func() {
 		defer h.wg.Done()
 		h.completeEmpty(id, pc)
@@ -143,7 +150,7 @@ func (h *Hub) completeEmpty(id string, pc *pendingCompletion) {
 }
 
 // rememberEndedLocked records that a host ended the consultation and
-// forgets ends older than endedRetention.
+// drops the records older than endedRetention.
 func (h *Hub) rememberEndedLocked(id string) {
 	now := time.Now()
 	for k, t := range h.ended {
