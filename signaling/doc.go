@@ -17,7 +17,10 @@
 // the SFU. A participant whose connection drops keeps its place and its
 // SFU peer for Config.ResumeGrace and resumes with the token from its
 // joined message; its joined message then says whether the media session
-// was kept (the client restarts ICE) or is new.
+// was kept (the client restarts ICE) or is new. A consultation stays in
+// progress while its room is empty, until a host sends end or the join
+// window closes; the hub reports only the status transitions that
+// StatusTransitions lists.
 // docs/signaling.md specifies every message, state machine, error code,
 // close code and rejection rule.
 //
