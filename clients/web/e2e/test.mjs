@@ -193,7 +193,15 @@ try {
     await shot(clinician, 'admit-panel');
     await admit.click();
     await patient.locator('[data-call-state="admitted"]').waitFor();
-    await clinician.getByText('The patient joined the call.').waitFor();
+    await clinician.getByText(`${people.patient.name} (patient) joined the call.`).waitFor();
+  });
+
+  await runner.step('clinician sees the patient’s display name in call and chat', async () => {
+    const patientLabel = `${people.patient.name} (patient)`;
+    await clinician.getByRole('list', { name: 'In the call' }).locator('li', { hasText: patientLabel }).waitFor();
+    await clinician.getByRole('button', { name: `Safety number with ${patientLabel}` }).waitFor();
+    const idNote = await clinician.getByText('Some names could not be loaded').count();
+    assert(idNote === 0, `got ${idNote} notes about names that could not be loaded, want 0`);
   });
 
   for (const [who, label, wantRoute] of [
@@ -370,7 +378,7 @@ try {
   await runner.step('patient leaves and the clinician sees the call end', async () => {
     await patient.getByRole('button', { name: 'Leave' }).click();
     await patient.getByRole('heading', { name: 'Consultations' }).waitFor();
-    await clinician.getByText('The patient left the call.').waitFor();
+    await clinician.getByText(`${people.patient.name} (patient) left the call.`).waitFor();
     await waitForAttr(clinician, '.stage', 'data-remote-streams', (v) => v === '0', 15000);
     await clinician.getByRole('button', { name: 'Leave' }).click();
     await clinician.getByRole('heading', { name: 'Consultations' }).waitFor();
@@ -409,7 +417,7 @@ try {
     sent.keyChange = { text };
     await box.fill(text);
     await box.press('Enter');
-    await clinician.getByRole('heading', { name: 'The encryption keys of the patient changed' }).waitFor();
+    await clinician.getByRole('heading', { name: `The encryption keys of ${people.patient.name} (patient) changed` }).waitFor();
     await clinician.getByText('Not sent. This person’s encryption keys changed').waitFor();
     // Messages from the removed device still verify under the old key.
     await clinician.locator('.messages .message:not(.mine) .text', { hasText: sent.patient.text }).waitFor();
@@ -429,9 +437,7 @@ try {
     await fresh.getByRole('link', { name: 'Messages' }).click();
     await fresh.getByRole('link', { name: 'Your care team' }).click();
     await fresh.getByRole('heading', { name: 'Messages with your care team' }).waitFor();
-    // Without names from the API, each member is told apart by role and
-    // the end of the account id.
-    const safetyWith = `Safety number with Clinician (…${people.clinician.id.slice(-4)})`;
+    const safetyWith = `Safety number with ${people.clinician.name} (clinician)`;
     await fresh.getByRole('button', { name: safetyWith }).waitFor();
     const box = fresh.getByLabel('Message', { exact: true });
     await box.fill(text);
@@ -439,12 +445,12 @@ try {
     await fresh.locator('.messages .message.mine .text', { hasText: text }).waitFor();
 
     await clinician.getByRole('link', { name: 'Messages' }).click();
-    const thread = clinician.getByRole('link', { name: /^Care thread of patient/ });
+    const thread = clinician.getByRole('link', { name: `Care thread of ${people.patient.name}` });
     await thread.waitFor();
     await clinician.getByText('1 new').waitFor();
     await thread.click();
     await clinician.locator('.messages .message:not(.mine) .text', { hasText: text }).waitFor({ timeout: 20000 });
-    await clinician.locator('.messages .message:not(.mine) .meta', { hasText: /^The patient · / }).first().waitFor();
+    await clinician.locator('.messages .message:not(.mine) .meta', { hasText: `${people.patient.name} (patient) · ` }).first().waitFor();
     await shot(clinician, 'care-thread');
     await shot(fresh, 'care-thread');
     await fresh.close();

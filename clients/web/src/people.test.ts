@@ -61,6 +61,53 @@ describe('labelPeople', () => {
   });
 });
 
+describe('labelPeople with display names', () => {
+  it('labels people by name and role', () => {
+    const got = labelPeople(
+      [
+        { userId: patient, role: 'patient', kind: 'patient', displayName: 'Pat Doe' },
+        { userId: clinicianA, role: 'clinician', kind: 'clinician', displayName: 'Dr Lee' },
+        { userId: nurse, role: 'nurse', kind: 'clinician', displayName: 'Sam Ray' },
+      ],
+      patient,
+    );
+    expect(got.get(patient)).toBe('Pat Doe (patient)');
+    expect(got.get(clinicianA)).toBe('Dr Lee (clinician)');
+    expect(got.get(nurse)).toBe('Sam Ray (nurse)');
+  });
+
+  it('adds id endings to people with the same name and role', () => {
+    const got = labelPeople([
+      { userId: clinicianA, role: 'clinician', displayName: 'Dr Lee' },
+      { userId: clinicianB, role: 'clinician', displayName: 'Dr Lee' },
+      { userId: nurse, role: 'nurse', displayName: 'Dr Lee' },
+    ]);
+    expect(got.get(clinicianA)).toBe('Dr Lee (clinician, …3f2a)');
+    expect(got.get(clinicianB)).toBe('Dr Lee (clinician, …b7e1)');
+    expect(got.get(nurse)).toBe('Dr Lee (nurse)');
+  });
+
+  it('falls back for people without a name', () => {
+    const got = labelPeople(
+      [
+        { userId: patient, role: 'patient', kind: 'patient' },
+        { userId: clinicianA, role: 'clinician', displayName: 'Dr Lee' },
+        { userId: nurse, role: 'nurse', displayName: '' },
+      ],
+      patient,
+    );
+    expect(got.get(patient)).toBe('the patient');
+    expect(got.get(clinicianA)).toBe('Dr Lee (clinician)');
+    expect(got.get(nurse)).toBe('Nurse (…0c9d)');
+  });
+
+  it('labels a named guest as a guest', () => {
+    const guest = 'e5e5e5e5e5e5e5e5e5e5e5e5e5e51111';
+    const got = labelPeople([{ userId: guest, role: 'patient', kind: 'guest', displayName: 'Kim' }], patient);
+    expect(got.get(guest)).toBe('Kim (guest)');
+  });
+});
+
 describe('suffixLength', () => {
   it.each([
     [[], 4],

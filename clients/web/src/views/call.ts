@@ -67,7 +67,7 @@ export async function callView(app: App, params: Params): Promise<View> {
   const c = await app.api.get<Consultation>(`/api/v1/consultations/${encodeURIComponent(params.id)}`);
   const me = app.session.me!;
   const sig = app.signaling();
-  const nameOf = consultationNamer(c);
+  const nameOf = await consultationNamer(app, c);
   const personOf = (userId: string) => (userId === me.id ? 'You' : capitalize(nameOf(userId)));
   // cameraStatus shows camera and microphone problems, which last until a
   // reload. status shows call problems, which every change of the call's
@@ -500,7 +500,7 @@ export async function callView(app: App, params: Params): Promise<View> {
     },
   );
 
-  const chatDispose = await mountConsultationChat(app, chatPanel, c);
+  const chatDispose = await mountConsultationChat(app, chatPanel, c, nameOf);
 
   return {
     el,

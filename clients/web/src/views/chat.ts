@@ -13,6 +13,10 @@ import { labelPeople, namer, type Person } from '../people';
 // in memory.
 const maxImageBytes = 10 << 20;
 
+// maxNamedThreads bounds the care threads whose patient the thread list
+// names, since each name costs one request.
+const maxNamedThreads = 50;
+
 type NameOf = (userId: string) => string;
 
 function capitalize(s: string): string {
@@ -72,7 +76,7 @@ export async function mountChat(app: App, panel: HTMLElement, conversationId: st
     h(
       'p',
       { class: 'muted small' },
-      'Bedside does not share names between accounts, so people are shown by role and the last characters of their account id.',
+      'Some names could not be loaded, so those people are shown by role and the last characters of their account id.',
     );
 
   replace(
@@ -317,18 +321,43 @@ export async function mountChat(app: App, panel: HTMLElement, conversationId: st
   };
 }
 
-// consultationNamer labels a consultation's participants by role and the
-// end of their account id; the call's roster uses the same labels.
-export function consultationNamer(c: Consultation): NameOf {
+interface MemberSummary {
+  user_id: string;
+  role?: string;
+  display_name: string;
+}
+
+// memberNames fetches the display names and roles of a conversation's
+// members. It returns an empty map when the request fails, so that callers
+// fall back to labels by role and account id.
+async function memberNames(app: App, conversationId: string): Promise<Map<string, MemberSummary>> {
+  try {
+    const res = await app.api.get<{ members: MemberSummary[] }>(
+      `/api/v1/conversations/${encodeURIComponent(conversationId)}/members`,
+    );
+    return new Map(res.members.map((m) => [m.user_id, m]));
+  } catch {
+    return new Map();
+  }
+}
+
+// consultationNamer labels a consultation's participants by display name
+// and role, or by role and the end of their account id when names are
+// unavailable. The chat and the call's roster share these labels.
+export async function consultationNamer(app: App, c: Consultation): Promise<NameOf> {
+  const names = await memberNames(app, `consultation:${c.id}`);
   const labels = labelPeople(
-    c.participants.map((p) => ({ userId: p.user_id, role: p.role ?? 'clinician', kind: p.kind })),
+    c.participants.map((p) => {
+      const m = names.get(p.user_id);
+      return { userId: p.user_id, role: m?.role || p.role || 'clinician', kind: p.kind, displayName: m?.display_name };
+    }),
     c.patient_id,
   );
   return namer(labels, 'Participant');
 }
 
-export function mountConsultationChat(app: App, panel: HTMLElement, c: Consultation): Promise<() => void> {
-  return mountChat(app, panel, `consultation:${c.id}`, consultationNamer(c));
+export function mountConsultationChat(app: App, panel: HTMLElement, c: Consultation, nameOf: NameOf): Promise<() => void> {
+  return mountChat(app, panel, `consultation:${c.id}`, nameOf);
 }
 
 interface ConversationSummary {
@@ -343,8 +372,18 @@ export async function threadsView(app: App): Promise<View> {
   const res = await app.api.get<{ conversations: ConversationSummary[] }>('/api/v1/conversations');
   const me = app.session.me!;
   const care = res.conversations.filter((c) => c.kind === 'care');
-  const label = (c: ConversationSummary) =>
-    me.role === 'patient' && c.subject_id === me.id ? 'Your care team' : `Care thread of patient ${c.subject_id.slice(0, 8)}`;
+  // One members request per thread names each thread's patient. Threads
+  // past maxNamedThreads keep the id, so a visit sends at most that many.
+  const patientNames = await Promise.all(
+    care.map(async (c, i) => {
+      if (c.subject_id === me.id || i >= maxNamedThreads) return '';
+      return (await memberNames(app, c.id)).get(c.subject_id)?.display_name ?? '';
+    }),
+  );
+  const label = (c: ConversationSummary, i: number) => {
+    if (me.role === 'patient' && c.subject_id === me.id) return 'Your care team';
+    return patientNames[i] ? `Care thread of ${patientNames[i]}` : `Care thread of patient ${c.subject_id.slice(0, 8)}`;
+  };
   const el = h(
     'section',
     null,
@@ -361,11 +400,11 @@ export async function threadsView(app: App): Promise<View> {
         ? h(
             'ul',
             { class: 'list' },
-            ...care.map((c) =>
+            ...care.map((c, i) =>
               h(
                 'li',
                 { class: 'row spread' },
-                h('a', { href: `/threads/${encodeURIComponent(c.id)}` }, label(c)),
+                h('a', { href: `/threads/${encodeURIComponent(c.id)}` }, label(c, i)),
                 c.last_seq > c.read_seq && h('span', { class: 'badge badge-warn' }, `${c.last_seq - c.read_seq} new`),
               ),
             ),
@@ -376,18 +415,29 @@ export async function threadsView(app: App): Promise<View> {
   return { el, title: 'Messages' };
 }
 
-// careTeamNamer labels the members of a patient's care thread by their
-// role in the care team. Someone no longer on the team keeps a label with
-// the end of the account id.
+// careTeamNamer labels the members of a patient's care thread by display
+// name and role, or by their role in the care team and the end of the
+// account id when names are unavailable. Someone no longer on the team
+// keeps a label with the end of the account id.
 async function careTeamNamer(app: App, patientId: string): Promise<NameOf> {
-  const people: Person[] = [{ userId: patientId, role: 'patient', kind: 'patient' }];
-  try {
-    const team = await app.api.get<{ members: { user_id: string; role: string }[] }>(
-      `/api/v1/patients/${encodeURIComponent(patientId)}/care-team`,
-    );
-    people.push(...team.members.map((m) => ({ userId: m.user_id, role: m.role, kind: 'clinician' })));
-  } catch {
-    // Without the team, members fall back to the generic label below.
+  const [names, team] = await Promise.all([
+    memberNames(app, `care:${patientId}`),
+    app.api
+      .get<{ members: { user_id: string; role: string }[] }>(`/api/v1/patients/${encodeURIComponent(patientId)}/care-team`)
+      .catch(() => ({ members: [] })),
+  ]);
+  const people: Person[] = [
+    { userId: patientId, role: 'patient', kind: 'patient', displayName: names.get(patientId)?.display_name },
+  ];
+  for (const m of team.members) {
+    people.push({ userId: m.user_id, role: m.role, kind: 'clinician', displayName: names.get(m.user_id)?.display_name });
+  }
+  // The members endpoint also names members whose care team entry could
+  // not be loaded.
+  for (const [id, m] of names) {
+    if (!people.some((p) => p.userId === id)) {
+      people.push({ userId: id, role: m.role || 'clinician', kind: 'clinician', displayName: m.display_name });
+    }
   }
   return namer(labelPeople(people, patientId), 'Care team member');
 }
