@@ -70,6 +70,8 @@ const (
 	// TypeConsultationAdmit is a clinician admitting a patient from the
 	// waiting room; Detail "role" is the actor's role.
 	TypeConsultationAdmit = "consultation.admit"
+	// TypeConsultationEnd is a host ending a consultation for everyone.
+	TypeConsultationEnd = "consultation.end"
 	// TypeConsultationDeny is a host turning a participant away from the
 	// waiting room.
 	TypeConsultationDeny = "consultation.deny"
@@ -145,7 +147,7 @@ var knownTypes = typeSet(
 	TypeSecondFactorEnroll, TypeSessionCreate, TypeSessionRevoke, TypeInvitationCreate,
 	TypeInvitationAccept, TypeSignup, TypeAccountCreate, TypeRoleChange, TypeAdminAccount,
 	TypeAccountDisable, TypeAccountEnable, TypeDeviceRegister, TypeDeviceRevoke, TypeConsultationCreate,
-	TypeConsultationJoin, TypeConsultationLeave, TypeConsultationAdmit, TypeConsultationDeny,
+	TypeConsultationJoin, TypeConsultationLeave, TypeConsultationAdmit, TypeConsultationEnd, TypeConsultationDeny,
 	TypeConsultationRemove, TypeSignalingAuth, TypeMessageSend,
 	TypeMessageFetch, TypeAttachmentUpload, TypeAttachmentDownload, TypeAuditRead,
 	TypeAuditExport, TypeAuditDropped, TypeInvalidEvent, TypeAlertAck, TypeAlertList,

@@ -161,12 +161,6 @@ func (h *Hub) rememberEndedLocked(id string) {
 	h.ended[id] = now
 }
 
-// auditTypeConsultationEnd is the audit type of a host ending a
-// consultation.
-// TODO(audit): move to the audit package's list of event types, which
-// emitters are meant to use instead of literals.
-const auditTypeConsultationEnd = "consultation.end"
-
 // handleEnd ends a consultation in progress: every participant, waiting,
 // admitted or within its grace period, gets ended and leaves the room, and
 // the consultation is recorded as completed.
@@ -200,7 +194,7 @@ func (c *conn) handleEnd(m *EndMessage) error {
 	r.syncStatus()
 	c.h.deleteRoom(r)
 	c.logger().Info("consultation ended by a host", "consultation", r.id, "participants", len(gone))
-	c.h.recordRoom(c, auditTypeConsultationEnd, r.id, host, map[string]string{"participants": fmt.Sprint(len(gone))})
+	c.h.recordRoom(c, audit.TypeConsultationEnd, r.id, host, map[string]string{"participants": fmt.Sprint(len(gone))})
 	for _, p := range gone {
 		c.h.record(context.Background(), roomEvent(audit.TypeConsultationLeave, p.userID, r.id, "", p,
 			map[string]string{"reason": LeftReasonEnded}))

@@ -217,7 +217,7 @@ func TestEnd(t *testing.T) {
 	if got := e.rooms.statusesOf("c1"); !slices.Equal(got, want) {
 		t.Errorf("got statuses %v, want %v", got, want)
 	}
-	ends := e.audit.ofType(auditTypeConsultationEnd)
+	ends := e.audit.ofType(audit.TypeConsultationEnd)
 	if len(ends) != 1 || ends[0].ActorID != "doc" || ends[0].TargetID != "c1" || ends[0].Detail["participants"] != "3" {
 		t.Errorf("got end audit events %+v, want one by doc on c1 with 3 participants", ends)
 	}
@@ -264,7 +264,7 @@ func TestEndBeforeStart(t *testing.T) {
 	if got := e.rooms.statusesOf("c1"); len(got) != 0 {
 		t.Errorf("got statuses %v, want none", got)
 	}
-	if got := e.audit.ofType(auditTypeConsultationEnd); len(got) != 0 {
+	if got := e.audit.ofType(audit.TypeConsultationEnd); len(got) != 0 {
 		t.Errorf("got end audit events %+v, want none", got)
 	}
 }
