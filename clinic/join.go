@@ -221,3 +221,31 @@ func (s *Service) ConversationMembers(_ context.Context, res policy.Resource) ([
 	}
 	return out, nil
 }
+
+// abandonedLookback bounds how far back CompleteAbandoned looks for
+// consultations left in progress.
+const abandonedLookback = 30 * 24 * time.Hour
+
+// CompleteAbandoned marks as completed every consultation still in
+// progress whose join window closed before now. The signaling hub
+// completes a call when its room stays empty past the window, but only
+// while it runs; the server calls this at start-up for calls that a stop
+// or crash left open. It returns how many it completed.
+func (s *Service) CompleteAbandoned(ctx context.Context, now time.Time) (int, error) {
+	from := now.Add(-abandonedLookback - s.cfg.MaxDuration)
+	list, err := s.db.ConsultationsBetween(from, now, 100_000)
+	if err != nil {
+		return 0, fmt.Errorf("list consultations to complete: %w", err)
+	}
+	done := 0
+	for _, c := range list {
+		if Status(c.Status) != StatusInProgress || !now.After(c.End.Add(s.cfg.JoinGrace)) {
+			continue
+		}
+		if err := s.SetStatus(ctx, c.ID, StatusCompleted); err != nil {
+			return done, err
+		}
+		done++
+	}
+	return done, nil
+}

@@ -1,6 +1,10 @@
 package clinic
 
-import "testing"
+import (
+	"context"
+	"testing"
+	"time"
+)
 
 var allStatuses = []Status{StatusRequested, StatusScheduled, StatusWaiting, StatusInProgress,
 	StatusCompleted, StatusCancelled, StatusNoShow}
@@ -64,6 +68,36 @@ func TestRescheduleTarget(t *testing.T) {
 		to, ok := rescheduleTarget(tt.from, tt.by)
 		if to != tt.to || ok != tt.ok {
 			t.Errorf("%s by %s: got %q %v, want %q %v", tt.from, tt.by, to, ok, tt.to, tt.ok)
+		}
+	}
+}
+
+func TestCompleteAbandoned(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	start := f.clock.Now().Add(-3 * time.Hour)
+	patient := newID()
+	old := f.addConsultation(t, patient, start, StatusInProgress)
+	recent := f.addConsultation(t, patient, f.clock.Now().Add(-10*time.Minute), StatusInProgress)
+	scheduled := f.addConsultation(t, patient, start, StatusScheduled)
+
+	n, err := f.svc.CompleteAbandoned(ctx, f.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("completed %d consultations, want 1", n)
+	}
+	for _, tt := range []struct {
+		id   string
+		want Status
+	}{{old.ID, StatusCompleted}, {recent.ID, StatusInProgress}, {scheduled.ID, StatusScheduled}} {
+		c, err := f.svc.Consultation(ctx, tt.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Status != tt.want {
+			t.Errorf("consultation %s: got status %s, want %s", tt.id, c.Status, tt.want)
 		}
 	}
 }

@@ -165,6 +165,11 @@ func (sv *services) started(ctx context.Context, s *Server) {
 	if err := sv.msg.Start(ctx); err != nil {
 		s.log.Error("start message retention job", "err", err)
 	}
+	if n, err := sv.clinic.CompleteAbandoned(ctx, s.now()); err != nil {
+		s.log.Error("complete consultations left in progress", "err", err)
+	} else if n > 0 {
+		s.log.Info("completed consultations left in progress by the last run", "count", n)
+	}
 	sv.audit.Record(ctx, audit.Event{
 		Type:    audit.TypeServerStart,
 		Outcome: audit.OutcomeSuccess,
@@ -211,4 +216,12 @@ func boolString(b bool) string {
 		return "true"
 	}
 	return "false"
+}
+
+// now returns the current time from Config.Now, or the wall clock.
+func (s *Server) now() time.Time {
+	if s.cfg.Now != nil {
+		return s.cfg.Now()
+	}
+	return time.Now()
 }

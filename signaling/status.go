@@ -102,10 +102,9 @@ func (r *room) syncStatus() {
 // joinUntil, unless a room opens for it before. The caller holds h.mu and
 // has checked that the hub is not shutting down.
 //
-// TODO(clinic): the timer lives in memory, so a consultation left in
-// progress when the server stops is never completed once its join window
-// has closed. The clinic, which owns the records, should complete such
-// consultations at start-up or periodically.
+// The timer lives in memory; consultations that a stop or crash leaves in
+// progress are completed by clinic.Service.CompleteAbandoned when the
+// server starts again.
 func (h *Hub) completeLaterLocked(id string, joinUntil time.Time) {
 	h.cancelCompletionLocked(id)
 	pc := &pendingCompletion{}
