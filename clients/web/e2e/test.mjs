@@ -375,13 +375,32 @@ try {
     await shot(patient, 'chat');
   });
 
-  await runner.step('patient leaves and the clinician sees the call end', async () => {
+  await runner.step('patient leaves and rejoins the consultation in progress', async () => {
     await patient.getByRole('button', { name: 'Leave' }).click();
-    await patient.getByRole('heading', { name: 'Consultations' }).waitFor();
     await clinician.getByText(`${people.patient.name} (patient) left the call.`).waitFor();
     await waitForAttr(clinician, '.stage', 'data-remote-streams', (v) => v === '0', 15000);
-    await clinician.getByRole('button', { name: 'Leave' }).click();
-    await clinician.getByRole('heading', { name: 'Consultations' }).waitFor();
+    await patient.getByRole('button', { name: 'Rejoin call' }).click();
+    const admit = clinician.getByRole('button', { name: 'Admit patient' });
+    await waitEnabled(admit);
+    await admit.click();
+    await waitForAttr(patient, '.stage', 'data-remote-streams', (v) => Number(v) >= 1, 20000);
+  });
+
+  await runner.step('clinician ends the consultation for everyone', async () => {
+    await clinician.getByRole('button', { name: 'End consultation for everyone' }).click();
+    await clinician.getByRole('dialog').getByText('nobody can rejoin it').waitFor();
+    await clinician.getByRole('dialog').getByRole('button', { name: 'End consultation' }).click();
+    await clinician.getByText('You ended the consultation.').waitFor();
+    await patient.getByText('The consultation has ended.').waitFor();
+    await waitForAttr(patient, 'section[data-call-state]', 'data-call-state', (v) => v === 'ended', 5000);
+    const remote = await patient.evaluate(() => document.querySelectorAll('video.remote').length);
+    assert(remote === 0, `got ${remote} remote videos on the patient's page after the end, want 0`);
+    const status = await patient.evaluate(async (id) => {
+      const { token } = JSON.parse(sessionStorage.getItem('bedside.session'));
+      const res = await fetch(`/api/v1/consultations/${id}`, { headers: { Authorization: `Bearer ${token}` } });
+      return (await res.json()).status;
+    }, people.consultationId);
+    assert(status === 'completed', `got consultation status ${status} over the API, want completed`);
     await patient.close();
   });
 

@@ -9,6 +9,11 @@ export const subprotocol = 'bedside.v1';
 const closeAuthFailed = 4001;
 const closePolicyViolation = 1008; // session revoked
 const closeSuperseded = 4010;
+// The user already has the maximum number of connections: another one would
+// be closed the same way, so the user must close a tab or device first.
+const closeTooManyConnections = 4011;
+// Close codes not listed here, such as 1011 (a server fault, for example
+// failed session checks), lead to a reconnect with backoff.
 
 export interface SignalMessage {
   type: string;
@@ -176,7 +181,10 @@ export class Signaling {
         this.failPending(new SignalError('closed', 'The connection to the server closed.'));
         if (this.ws === ws) this.ws = null;
         this.opened = null;
-        if (!authenticated) reject(new SignalError('closed', closeMessage(ev.code)));
+        if (!authenticated) {
+          const code = ev.code === closeTooManyConnections ? 'too-many-connections' : 'closed';
+          reject(new SignalError(code, closeMessage(ev.code)));
+        }
         if (ev.code === closeAuthFailed) {
           this.setState('closed');
           this.onSessionEnded('expired');
@@ -190,6 +198,11 @@ export class Signaling {
         if (ev.code === closeSuperseded) {
           this.setState('closed');
           this.emit({ type: 'superseded' });
+          return;
+        }
+        if (ev.code === closeTooManyConnections) {
+          this.setState('closed');
+          this.emit({ type: 'too-many-connections', message: closeMessage(ev.code) });
           return;
         }
         if (this.stopped) {
@@ -270,6 +283,8 @@ function closeMessage(code: number): string {
       return 'Your session has expired. Sign in again.';
     case closePolicyViolation:
       return 'Your session was ended. Sign in again.';
+    case closeTooManyConnections:
+      return 'You are connected from too many tabs or devices. Close another tab or device, then reload this page.';
     default:
       return 'Could not connect to the server. Check your connection and try again.';
   }

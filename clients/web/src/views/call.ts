@@ -3,6 +3,7 @@
 // consultation's encrypted chat.
 
 import { describeError } from '../api';
+import { confirmAction } from '../confirm';
 import type { App } from '../app';
 import { formatTime, h, replace, statusLine } from '../dom';
 import { MediaSession, mediaErrorMessage, openCamera, type IceServerConfig } from '../media';
@@ -46,6 +47,10 @@ function joinErrorMessage(err: unknown, c: Consultation): string {
       case 'not-found':
       case 'forbidden':
         return 'You are not a participant of this consultation.';
+      case 'too-many-joins':
+        return 'Too many attempts to join from this tab. Wait a few seconds, then try again.';
+      case 'too-many-connections':
+        return err.message;
       case 'already-joined':
         // The hub reports this for a second join on the same connection,
         // that is from this tab; another tab has a connection of its own.
@@ -88,7 +93,8 @@ export async function callView(app: App, params: Params): Promise<View> {
   const muteBtn = h('button', { type: 'button', 'aria-pressed': 'false', disabled: true }, 'Mute microphone');
   const camBtn = h('button', { type: 'button', 'aria-pressed': 'false', disabled: true }, 'Turn camera off');
   const leaveBtn = h('button', { type: 'button', class: 'danger', disabled: true }, 'Leave');
-  const controls = h('div', { class: 'controls', role: 'group', 'aria-label': 'Call controls' }, joinBtn, muteBtn, camBtn, leaveBtn);
+  const endBtn = h('button', { type: 'button', class: 'danger', hidden: true }, 'End consultation for everyone');
+  const controls = h('div', { class: 'controls', role: 'group', 'aria-label': 'Call controls' }, joinBtn, muteBtn, camBtn, leaveBtn, endBtn);
 
   const facts = new CallFacts();
   const waitingList = h('ul', { class: 'list', 'aria-label': 'Waiting room' });
@@ -102,8 +108,18 @@ export async function callView(app: App, params: Params): Promise<View> {
   const rosterPanel = h('section', { class: 'panel', hidden: true }, h('h2', null, 'In the call'), rosterList);
   const chatPanel = h('section', { class: 'panel chat', 'aria-labelledby': 'chat-h' });
   const badgeSlot = h('span', null, statusBadge(c.status));
-  const setStatus = (s: string) => replace(badgeSlot, statusBadge(s));
+  let consultationStatus = c.status;
+  const setStatus = (s: string) => {
+    consultationStatus = s;
+    replace(badgeSlot, statusBadge(s));
+  };
 
+  const callArea = h(
+    'div',
+    { class: 'call' },
+    h('div', null, stage, controls),
+    h('div', null, admitPanel, facts.el, rosterPanel, appointmentPanel(app, c, (u) => setStatus(u.status))),
+  );
   const el = h(
     'section',
     null,
@@ -111,12 +127,7 @@ export async function callView(app: App, params: Params): Promise<View> {
     cameraStatus,
     status,
     info,
-    h(
-      'div',
-      { class: 'call' },
-      h('div', null, stage, controls),
-      h('div', null, admitPanel, facts.el, rosterPanel, appointmentPanel(app, c, (u) => setStatus(u.status))),
-    ),
+    callArea,
     chatPanel,
   );
 
@@ -131,12 +142,16 @@ export async function callView(app: App, params: Params): Promise<View> {
   let statsTimer: number | undefined;
   let connectionLost = false;
   let lastIce: SignalMessage | null = null;
+  // ended is set once the consultation ended, after which nothing joins
+  // again. endRequested is set while this tab's end request is in flight.
+  let ended = false;
+  let endRequested = false;
   const offs: (() => void)[] = [];
   const roster = new Map<string, RosterEntry>();
 
   // enterState records the call's state for the page and the tests and
   // clears the messages shown for the previous state.
-  function enterState(state: 'waiting' | 'admitted' | 'left'): void {
+  function enterState(state: 'waiting' | 'admitted' | 'left' | 'ended'): void {
     el.dataset.callState = state;
     status.set('');
     info.set('');
@@ -294,6 +309,7 @@ export async function callView(app: App, params: Params): Promise<View> {
     if (resumeToken) sessionStorage.setItem(resumeKey, resumeToken);
     leaveBtn.disabled = false;
     joinBtn.hidden = true;
+    endBtn.hidden = msg.host !== true;
     if (msg.host) renderWaiting((msg.waiting as RosterEntry[] | undefined) ?? []);
     if (msg.state !== 'admitted') {
       onWaiting();
@@ -314,6 +330,7 @@ export async function callView(app: App, params: Params): Promise<View> {
   // join sends one join at a time: a reconnect that arrives while a join
   // is in flight waits for it instead of sending a second one.
   function join(): Promise<void> {
+    if (ended) return Promise.resolve();
     joining ??= sendJoin().finally(() => (joining = null));
     return joining;
   }
@@ -342,9 +359,78 @@ export async function callView(app: App, params: Params): Promise<View> {
         sessionStorage.removeItem(resumeKey);
         return sendJoin();
       }
-      joinBtn.disabled = false;
+      if (err instanceof SignalError && err.code === 'outside-window' && (await endedOnServer())) {
+        onEnded();
+        return;
+      }
       status.set(joinErrorMessage(err, c), 'error');
+      if (err instanceof SignalError && err.code === 'too-many-joins') {
+        // The hub allows a few joins per minute: a retry right away fails too.
+        window.setTimeout(() => (joinBtn.disabled = false), 5000);
+      } else {
+        joinBtn.disabled = false;
+      }
     }
+  }
+
+  // endedOnServer reports whether the clinic records the consultation as
+  // completed, which is how a join after a host's end learns of it.
+  async function endedOnServer(): Promise<boolean> {
+    try {
+      const fresh = await app.api.get<Consultation>(`/api/v1/consultations/${encodeURIComponent(c.id)}`);
+      return fresh.status === 'completed';
+    } catch {
+      return false;
+    }
+  }
+
+  // endForEveryone asks for confirmation, then sends end. The hub sends
+  // ended to every participant, this tab included, before its ok reply.
+  async function endForEveryone(): Promise<void> {
+    const confirmed = await confirmAction({
+      title: 'End the consultation for everyone?',
+      paragraphs: [
+        'Everyone leaves the call now, and nobody can rejoin it, you included.',
+        'The consultation is recorded as completed. Its messages stay available.',
+      ],
+      confirmLabel: 'End consultation',
+      danger: true,
+    });
+    if (!confirmed || !joined) return;
+    endRequested = true;
+    endBtn.disabled = true;
+    try {
+      await sig.request({ type: 'end' });
+      onEnded();
+    } catch (err) {
+      if (err instanceof SignalError && err.code === 'not-started') {
+        status.set('The call has not started, so there is nothing to end. Leave the call instead.', 'error');
+        leaveBtn.focus();
+      } else {
+        status.set(describeError(err), 'error');
+      }
+    } finally {
+      endRequested = false;
+      endBtn.disabled = false;
+    }
+  }
+
+  // onEnded closes the call for good after a host ended the consultation:
+  // it stops the camera and the peer connection, drops the resume token
+  // and hides the call, so nothing rejoins or resumes.
+  function onEnded(): void {
+    if (ended) return;
+    const byMe = endRequested;
+    ended = true;
+    endCall();
+    local?.getTracks().forEach((t) => t.stop());
+    localVideo.srcObject = null;
+    remoteArea.replaceChildren();
+    stage.dataset.remoteStreams = '0';
+    callArea.hidden = true;
+    setStatus('completed');
+    enterState('ended');
+    info.set(byMe ? 'You ended the consultation.' : 'The consultation has ended.', 'info');
   }
 
   // endCall drops the local call state: media, roster and the resume token.
@@ -356,6 +442,7 @@ export async function callView(app: App, params: Params): Promise<View> {
     roster.clear();
     renderRoster();
     enterState('left');
+    endBtn.hidden = true;
   }
 
   // outOfRoom ends the call after the hub took this participant out of
@@ -379,7 +466,20 @@ export async function callView(app: App, params: Params): Promise<View> {
       }
     }
     endCall();
-    if (navigate) app.go('/consultations');
+    if (!navigate) return;
+    if (consultationStatus !== 'in_progress') {
+      app.go('/consultations');
+      return;
+    }
+    // The consultation continues without this participant, who may come back.
+    joinBtn.textContent = 'Rejoin call';
+    joinBtn.hidden = false;
+    joinBtn.disabled = false;
+    leaveBtn.disabled = true;
+    placeholder.hidden = false;
+    placeholder.textContent = 'You left the call.';
+    info.set('You left the call. The consultation is still in progress, so you can rejoin it.', 'info');
+    joinBtn.focus();
   }
 
   offs.push(
@@ -391,6 +491,16 @@ export async function callView(app: App, params: Params): Promise<View> {
     }),
     sig.on('removed', (m) => {
       if (m.consultation === c.id) outOfRoom('You were removed from the consultation.');
+    }),
+    sig.on('ended', (m) => {
+      if (m.consultation === c.id) onEnded();
+    }),
+    sig.on('too-many-connections', (m) => {
+      if (joined) endCall();
+      joinBtn.hidden = false;
+      joinBtn.disabled = false;
+      leaveBtn.disabled = true;
+      status.set(String(m.message), 'error');
     }),
     sig.on('waiting-list', (m) => {
       if (m.consultation === c.id) renderWaiting((m.waiting as RosterEntry[]) ?? []);
@@ -458,6 +568,7 @@ export async function callView(app: App, params: Params): Promise<View> {
 
   joinBtn.addEventListener('click', () => void join());
   leaveBtn.addEventListener('click', () => leave(true));
+  endBtn.addEventListener('click', () => void endForEveryone());
   muteBtn.addEventListener('click', () => {
     const tracks = local?.getAudioTracks() ?? [];
     const muted = muteBtn.getAttribute('aria-pressed') !== 'true';
