@@ -240,8 +240,12 @@ try {
     const unmute = patient.getByRole('button', { name: 'Unmute microphone' });
     const pressed = await unmute.getAttribute('aria-pressed');
     assert(pressed === 'true', `got aria-pressed ${pressed} on the mute button, want true`);
-    await new Promise((r) => setTimeout(r, 1000));
-    const after = await growth();
+    // The stats poll and the jitter buffer lag behind the click, more so on
+    // a loaded machine: silence must arrive within a few windows.
+    let after = Infinity;
+    for (let i = 0; i < 4 && after >= before / 10; i++) {
+      after = await growth();
+    }
     assert(after < before / 10, `got audio energy growth ${after} after muting, want under a tenth of ${before}`);
     await unmute.click();
   });
