@@ -6,63 +6,15 @@ import { describeError } from '../api';
 import { confirmAction } from '../confirm';
 import type { App } from '../app';
 import { formatTime, h, replace, statusLine } from '../dom';
-import { MediaSession, mediaErrorMessage, openCamera, type IceServerConfig } from '../media';
+import { MediaSession, mediaErrorMessage, openCamera } from '../media';
 import type { Params, View } from '../router';
 import { roleLabel } from '../session';
 import { SignalError, type SignalMessage } from '../signaling';
 import { isOpen, statusBadge, type Consultation } from './consultations';
 import { consultationNamer, mountConsultationChat } from './chat';
 import { CallFacts } from './callfacts';
+import { connectionLostCodes, iceServersOf, joinErrorMessage, type RosterEntry } from './callsignal';
 import { appointmentPanel } from './scheduling';
-
-interface RosterEntry {
-  participant: string;
-  user: string;
-  role: string;
-  host: boolean;
-  presence: string;
-  device?: string;
-}
-
-interface TurnPart {
-  urls: string[];
-  username: string;
-  credential: string;
-}
-
-function iceServersOf(msg: SignalMessage): IceServerConfig[] {
-  const servers: IceServerConfig[] = [];
-  const list = msg.iceServers as IceServerConfig[] | undefined;
-  if (Array.isArray(list)) servers.push(...list);
-  const turn = msg.turn as TurnPart | undefined;
-  if (turn?.urls?.length) servers.push({ urls: turn.urls, username: turn.username, credential: turn.credential });
-  return servers;
-}
-
-function joinErrorMessage(err: unknown, c: Consultation): string {
-  if (err instanceof SignalError) {
-    switch (err.code) {
-      case 'outside-window':
-        return `This consultation opens shortly before ${formatTime(c.start)} and closes at ${formatTime(c.end)}.`;
-      case 'not-found':
-      case 'forbidden':
-        return 'You are not a participant of this consultation.';
-      case 'too-many-joins':
-        return 'Too many attempts to join from this tab. Wait a few seconds, then try again.';
-      case 'too-many-connections':
-        return err.message;
-      case 'already-joined':
-        // The hub reports this for a second join on the same connection,
-        // that is from this tab; another tab has a connection of its own.
-        return 'This tab is already in the consultation. Reload the page if the call does not appear.';
-    }
-  }
-  return describeError(err);
-}
-
-// Signaling errors after which the connection is being re-established and
-// the "reconnected" event joins again.
-const connectionLostCodes = new Set(['closed', 'not-connected', 'timeout']);
 
 function capitalize(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
