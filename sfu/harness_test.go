@@ -108,7 +108,8 @@ type client struct {
 	mu       sync.Mutex // serializes description operations on pc
 	queue    chan *message
 	paused   atomic.Bool
-	dropping atomic.Bool // discard server messages, as a dropped signaling connection would
+	dropping atomic.Bool  // discard server messages, as a dropped signaling connection would
+	dropped  atomic.Int32 // SFU offers discarded while dropping
 	closedBy chan error
 	offers   atomic.Int32 // SFU offers received
 	lastSDP  atomic.Value // string: last SFU offer applied
@@ -253,6 +254,9 @@ func (c *client) loop() {
 			}
 		}
 		if c.dropping.Load() {
+			if m.offer != "" {
+				c.dropped.Add(1)
+			}
 			continue
 		}
 		c.handle(m)

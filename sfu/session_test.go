@@ -83,10 +83,10 @@ func TestResendOffer(t *testing.T) {
 	bob.dropping.Store(true)
 	alice.publish(t, false)
 	alice.mustOffer()
+	// The offer must have been sent and discarded, not merely created: an
+	// offer still on its way when dropping ends would arrive twice.
 	waitFor(ctx, t, "an SFU offer lost on the way to bob", func() bool {
-		bob.peer.negMu.Lock()
-		defer bob.peer.negMu.Unlock()
-		return bob.peer.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer
+		return bob.dropped.Load() > 0
 	})
 	if n := bob.offers.Load(); n != 0 {
 		t.Fatalf("bob applied %d SFU offers while dropping them, want 0", n)
