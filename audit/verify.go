@@ -126,6 +126,9 @@ func Verify(db *store.DB, pub ed25519.PublicKey) (Report, error) {
 		return v.rep, fmt.Errorf("verify audit log: %w", err)
 	}
 	v.finish()
+	if v.rep.Problems == nil {
+		v.rep.Problems = []Problem{} // an intact log reports "problems": []
+	}
 	return v.rep, nil
 }
 

@@ -50,7 +50,7 @@ func (s *Service) Start(ctx context.Context) error {
 	s.jobStop, s.jobDone = cancel, make(chan struct{})
 	go s.runSweeps(ctx, s.jobDone)
 	s.log.LogAttrs(ctx, slog.LevelInfo, "messaging retention job started",
-		slog.Int("retention_days", s.cfg.RetentionDays), slog.Duration("interval", s.cfg.SweepInterval))
+		slog.Int("retention_days", s.cfg.RetentionDays), slog.String("interval", s.cfg.SweepInterval.String()))
 	return nil
 }
 
