@@ -17,8 +17,9 @@ type Account struct {
 	SecondFactor bool   `json:"second_factor"`
 }
 
-// Credentials are what Login sends. Give TOTPCode or RecoveryCode when the
-// account has a second factor.
+// Credentials are the email, password and optional second factor that
+// Login sends. Give TOTPCode or RecoveryCode when the account has a second
+// factor.
 type Credentials struct {
 	Email        string
 	Password     string
@@ -75,7 +76,7 @@ func (c *Client) Login(ctx context.Context, cred Credentials) (*LoginResult, err
 		}
 	}
 	if answer.Session == nil || answer.Account == nil {
-		return nil, errors.New("login: the server's answer has no session")
+		return nil, errors.New("login: the server's response has no session or account; check --server")
 	}
 
 	c.mu.Lock()

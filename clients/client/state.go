@@ -59,7 +59,9 @@ type session struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// peerTrust is what the client pinned about one user, itself included.
+// peerTrust is the trust the client keeps for one user, itself included:
+// the pinned identity key, the accepted device list and devices, and the
+// safety-number check.
 type peerTrust struct {
 	// IdentityKey is the pinned identity public key.
 	IdentityKey []byte `json:"identity_key"`
@@ -81,7 +83,8 @@ type peerTrust struct {
 	PendingList     []byte `json:"pending_device_list,omitempty"`
 }
 
-// convState is what the client remembers about one conversation.
+// convState is the client's read position and replay state for one
+// conversation.
 type convState struct {
 	// Cursor is the sequence number of the last message processed.
 	Cursor uint64 `json:"cursor"`

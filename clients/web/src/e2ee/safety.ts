@@ -5,11 +5,11 @@ import { WORD_LIST } from './wordlist';
 import { Encoder, LABEL_SAFETY_NUMBER, checkID, compareBytes, signedBytes } from './wire';
 
 export interface SafetyNumber {
-  /** digits holds 60 decimal digits, 30 per user, the smaller half first. */
+  /** 60 decimal digits, 30 per user, the smaller half first. */
   digits: string;
-  /** digitGroups holds the digits in 12 space-separated groups of 5. */
+  /** The digits in 12 space-separated groups of 5. */
   digitGroups: string;
-  /** words holds 8 words, 4 per user, in the same user order. */
+  /** 8 words, 4 per user, in the same user order. */
   words: string[];
 }
 
